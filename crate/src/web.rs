@@ -1,0 +1,100 @@
+//! The core as the browser sees it: a few flat async functions taking and
+//! returning plain objects. The worker (`www/worker.js`) is the only caller.
+//!
+//! One worker hosts one core, so the compute devices live in thread-local
+//! slots; the worker runs one call at a time.
+
+use std::cell::RefCell;
+
+use burn::tensor::Device;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::backend::{self, AdapterInfo, Backend, Choice, Preference};
+use crate::selftest;
+
+thread_local! {
+    /// burn registers one WebGPU runtime per page; a second init fails, so the
+    /// device is created once and cloned.
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+    static ACTIVE: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    // Panics abort in release wasm; say why in the console before they do.
+    std::panic::set_hook(Box::new(|info| web_sys::console::error_1(&info.to_string().into())));
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BackendReport {
+    backend: Backend,
+    reason: String,
+    adapter: Option<AdapterInfo>,
+    software_adapter: bool,
+}
+
+/// Choose and start the compute backend. `adapter` is the `GPUAdapterInfo`
+/// the worker obtained (as a plain object), or null without WebGPU.
+#[wasm_bindgen(js_name = initBackend)]
+pub async fn init_backend(adapter: JsValue, preference: String) -> Result<JsValue, JsError> {
+    let preference: Preference = preference.parse().map_err(|e: String| JsError::new(&e))?;
+    let adapter: Option<AdapterInfo> = serde_wasm_bindgen::from_value(adapter)
+        .map_err(|e| JsError::new(&format!("adapter info is malformed: {e}")))?;
+
+    let mut choice = backend::choose(preference, adapter.as_ref());
+    let device = match choice.backend {
+        Backend::Cpu => Device::flex(),
+        Backend::Webgpu => match webgpu_device().await {
+            Ok(device) => device,
+            Err(error) => {
+                choice = Choice {
+                    backend: Backend::Cpu,
+                    reason: format!("WebGPU failed to start ({error}), so the model runs on the CPU"),
+                };
+                Device::flex()
+            }
+        },
+    };
+    ACTIVE.with(|slot| *slot.borrow_mut() = Some(device));
+    to_js(&BackendReport {
+        backend: choice.backend,
+        reason: choice.reason,
+        software_adapter: adapter.as_ref().is_some_and(AdapterInfo::is_software),
+        adapter,
+    })
+}
+
+/// Run the convolution self-check on `backend`: "webgpu", "cpu", or
+/// "active" (whatever `initBackend` chose).
+#[wasm_bindgen(js_name = checkConvolution)]
+pub async fn check_convolution(backend: String) -> Result<JsValue, JsError> {
+    let device = match backend.as_str() {
+        "webgpu" => webgpu_device().await.map_err(|e| JsError::new(&e))?,
+        "cpu" => Device::flex(),
+        "active" => ACTIVE
+            .with(|slot| slot.borrow().clone())
+            .ok_or_else(|| JsError::new("no backend yet: call initBackend first"))?,
+        other => return Err(JsError::new(&format!("unknown backend \"{other}\""))),
+    };
+    let report = selftest::conv2d_check(&device, selftest::CONV_CHECK)
+        .await
+        .map_err(|e| JsError::new(&e))?;
+    to_js(&report)
+}
+
+async fn webgpu_device() -> Result<Device, String> {
+    if let Some(device) = WEBGPU.with(|slot| slot.borrow().clone()) {
+        return Ok(device);
+    }
+    let device = Device::wgpu_options().init_async().await.map_err(|e| format!("{e}"))?;
+    WEBGPU.with(|slot| *slot.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&e.to_string()))
+}

@@ -1,0 +1,59 @@
+// Shared set-up for the browser tests: the app's own server on a free port, and
+// Debian's Chromium driven by playwright-core (never a downloaded browser).
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/serve.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+// Chromium's background services would try to reach Google; this machine's
+// network refuses them, and the app must not depend on them anyway.
+const QUIET = [
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
+
+/**
+ * Serve the app and open it in Chromium. `webgpu: false` starts a browser
+ * without WebGPU. Every request that leaves the app's origin is recorded in
+ * `foreignRequests`.
+ */
+export async function openApp(path = '/', { webgpu = true } = {}) {
+  const server = await serve({ port: 0 });
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...QUIET, ...(webgpu ? ['--enable-unsafe-webgpu'] : [])],
+  });
+  const page = await browser.newPage();
+  const foreignRequests = [];
+  page.context().on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) {
+      foreignRequests.push(url);
+    }
+  });
+  const consoleErrors = [];
+  page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
+  await page.goto(origin + path);
+  return {
+    page,
+    origin,
+    foreignRequests,
+    consoleErrors,
+    async close() {
+      await browser.close();
+      await new Promise((done) => server.close(done));
+    },
+  };
+}
+
+/** Wait until the page has started its core; returns the backend it chose. */
+export async function backendOf(page) {
+  await page.waitForSelector('#backend[data-backend]', { timeout: 120_000 });
+  return page.locator('#backend').getAttribute('data-backend');
+}
