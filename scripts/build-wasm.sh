@@ -20,6 +20,14 @@ else
     --target-dir "$target_dir" -Zbuild-std=std,panic_abort
 fi
 
+# wasm-bindgen and wasm-opt take minutes; skip them when the linked module and
+# the tools are what the current www/pkg was made from.
+source_id="$(sha256sum "$wasm" | cut -d' ' -f1) $(wasm-bindgen --version) WASM_OPT=${WASM_OPT:-1}"
+if [ -f "$out/wav2lip_bg.wasm" ] && [ "$(cat "$out/.built-from" 2>/dev/null)" = "$source_id" ]; then
+  echo "core: $out is up to date"
+  exit 0
+fi
+
 rm -rf "$out.tmp"
 wasm-bindgen --target web --no-typescript --out-dir "$out.tmp" "$wasm"
 
@@ -31,6 +39,7 @@ if [ -x "$wasm_opt" ] && [ "${WASM_OPT:-1}" != 0 ]; then
     "$out.tmp/wav2lip_bg.wasm" -o "$out.tmp/wav2lip_bg.opt.wasm"
   mv "$out.tmp/wav2lip_bg.opt.wasm" "$out.tmp/wav2lip_bg.wasm"
 fi
+echo "$source_id" > "$out.tmp/.built-from"
 rm -rf "$out" && mv "$out.tmp" "$out"
 
 raw=$(stat -c %s "$out/wav2lip_bg.wasm")
