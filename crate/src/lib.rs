@@ -9,6 +9,7 @@
 //! binary (`src/bin/wav2lip.rs`) is the only native entry point.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod selftest;
 
 #[cfg(not(target_family = "wasm"))]

@@ -1,0 +1,278 @@
+//! Reading the authors' PyTorch checkpoints safely.
+//!
+//! A `.pth` file is a pickle plus raw tensor storages, in one of two
+//! containers: the zip archive of PyTorch >= 1.6, or the legacy stream of
+//! earlier versions (the format of the 2020 Wav2Lip release). Both are read
+//! through [`Source`], random access by byte range, so that in the browser a
+//! 436 MB `File` is read by `Blob.slice` and only the generator's storages are
+//! ever loaded (the optimizer state in the same file is skipped).
+
+mod legacy;
+pub mod pickle;
+mod zip;
+
+use std::fmt;
+use std::rc::Rc;
+
+use pickle::Value;
+
+/// Random access to a file's bytes.
+pub trait Source {
+    fn len(&self) -> u64;
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError>;
+}
+
+impl Source for [u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError> {
+        let start = usize::try_from(offset).ok().filter(|&s| s <= <[u8]>::len(self));
+        let end = start.and_then(|s| s.checked_add(len)).filter(|&e| e <= <[u8]>::len(self));
+        match (start, end) {
+            (Some(s), Some(e)) => Ok(self[s..e].to_vec()),
+            _ => Err(CheckpointError::Truncated(format!(
+                "the file ends before byte {} (it has {})",
+                offset.saturating_add(len as u64),
+                <[u8]>::len(self)
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckpointError {
+    /// The file asked for something a state_dict never needs.
+    Refused(String),
+    /// The file ends early: an interrupted download, usually.
+    Truncated(String),
+    /// Not a structure this reader understands.
+    Malformed(String),
+    /// A well-formed file, but not the model asked for.
+    WrongModel(String),
+}
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused(m) => write!(f, "refused: {m}"),
+            Self::Truncated(m) => write!(f, "the file is incomplete ({m}); download it again"),
+            Self::Malformed(m) => write!(f, "not a readable PyTorch checkpoint: {m}"),
+            Self::WrongModel(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for CheckpointError {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    F16,
+    F64,
+    BF16,
+    I64,
+    I32,
+    I16,
+    I8,
+    U8,
+    Bool,
+}
+
+impl DType {
+    fn from_storage_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "FloatStorage" => Self::F32,
+            "HalfStorage" => Self::F16,
+            "DoubleStorage" => Self::F64,
+            "BFloat16Storage" => Self::BF16,
+            "LongStorage" => Self::I64,
+            "IntStorage" => Self::I32,
+            "ShortStorage" => Self::I16,
+            "CharStorage" => Self::I8,
+            "ByteStorage" => Self::U8,
+            "BoolStorage" => Self::Bool,
+            _ => return None,
+        })
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            Self::F64 | Self::I64 => 8,
+            Self::F32 | Self::I32 => 4,
+            Self::F16 | Self::BF16 | Self::I16 => 2,
+            Self::I8 | Self::U8 | Self::Bool => 1,
+        }
+    }
+
+    /// Decode one little-endian element as f32.
+    fn decode(self, b: &[u8]) -> f32 {
+        match self {
+            Self::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            Self::F16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
+            Self::BF16 => f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16),
+            Self::F64 => f64::from_le_bytes(b[..8].try_into().unwrap()) as f32,
+            Self::I64 => i64::from_le_bytes(b[..8].try_into().unwrap()) as f32,
+            Self::I32 => i32::from_le_bytes(b[..4].try_into().unwrap()) as f32,
+            Self::I16 => i16::from_le_bytes([b[0], b[1]]) as f32,
+            Self::I8 => b[0] as i8 as f32,
+            Self::U8 | Self::Bool => b[0] as f32,
+        }
+    }
+}
+
+/// IEEE half to single, exactly (subnormals, infinities and NaN included).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let mant = (h & 0x3ff) as u32;
+    let bits = match (exp, mant) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: m * 2^-24, exact in f32.
+            let v = m as f32 * f32::powi(2.0, -24);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
+        (e, m) => sign | ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// A storage named by the pickle: where its bytes are is the container's business.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageRef {
+    pub key: String,
+    pub dtype: DType,
+    pub numel: u64,
+}
+
+/// A tensor as a view on a storage: shape, strides and offset in elements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorRef {
+    pub storage: StorageRef,
+    pub offset: u64,
+    pub shape: Vec<usize>,
+    pub stride: Vec<usize>,
+}
+
+impl TensorRef {
+    fn new(storage: StorageRef, offset: u64, shape: Vec<usize>, stride: Vec<usize>) -> Result<Self, CheckpointError> {
+        let numel = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        // The last element the view touches must lie inside the storage.
+        let last = shape.iter().zip(&stride).try_fold(offset, |acc, (&d, &s)| {
+            if d == 0 { Some(acc) } else { acc.checked_add((d as u64 - 1).checked_mul(s as u64)?) }
+        });
+        match (numel, last) {
+            (Some(0), _) => {}
+            (Some(_), Some(last)) if last < storage.numel => {}
+            _ => {
+                return Err(CheckpointError::Malformed(format!(
+                    "a tensor of shape {shape:?} reaches past the end of its storage ({} elements)",
+                    storage.numel
+                )));
+            }
+        }
+        Ok(Self { storage, offset, shape, stride })
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The tensor's values in row-major order, read through its strides from
+    /// the storage's raw little-endian bytes.
+    pub fn gather(&self, storage: &[u8]) -> Vec<f32> {
+        let size = self.storage.dtype.size();
+        let mut out = Vec::with_capacity(self.numel());
+        let mut index = vec![0usize; self.shape.len()];
+        for _ in 0..self.numel() {
+            let element = self.offset as usize + index.iter().zip(&self.stride).map(|(i, s)| i * s).sum::<usize>();
+            out.push(self.storage.dtype.decode(&storage[element * size..(element + 1) * size]));
+            for axis in (0..index.len()).rev() {
+                index[axis] += 1;
+                if index[axis] < self.shape[axis] {
+                    break;
+                }
+                index[axis] = 0;
+            }
+        }
+        out
+    }
+}
+
+/// Which container a checkpoint uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Zip,
+    Legacy,
+}
+
+/// A checkpoint opened for reading: its state_dict's tensors by name (the
+/// `module.` prefix of DataParallel removed), and where each storage's bytes are.
+pub struct Checkpoint<'s, S: Source + ?Sized> {
+    source: &'s S,
+    pub format: Format,
+    pub tensors: Vec<(String, Rc<TensorRef>)>,
+    locate: Locator,
+}
+
+enum Locator {
+    Zip(zip::Archive),
+    Legacy(legacy::Layout),
+}
+
+impl<'s, S: Source + ?Sized> Checkpoint<'s, S> {
+    pub fn open(source: &'s S) -> Result<Self, CheckpointError> {
+        let head = source.read_at(0, source.len().min(4) as usize)?;
+        let (format, root, locate) = if head.starts_with(b"PK\x03\x04") {
+            let archive = zip::Archive::open(source)?;
+            let root = pickle::read(&archive.read_pickle(source)?)?.value;
+            (Format::Zip, root, Locator::Zip(archive))
+        } else if head.first() == Some(&0x80) {
+            let (root, layout) = legacy::Layout::open(source)?;
+            (Format::Legacy, root, Locator::Legacy(layout))
+        } else {
+            return Err(CheckpointError::Malformed(
+                "the file starts like neither a PyTorch zip checkpoint nor a legacy one".into(),
+            ));
+        };
+        let tensors = state_dict(&root)?;
+        Ok(Self { source, format, tensors, locate })
+    }
+
+    /// Read one tensor's values as f32, row-major.
+    pub fn read(&self, tensor: &TensorRef) -> Result<Vec<f32>, CheckpointError> {
+        let bytes = self.storage_bytes(&tensor.storage)?;
+        Ok(tensor.gather(&bytes))
+    }
+
+    fn storage_bytes(&self, storage: &StorageRef) -> Result<Vec<u8>, CheckpointError> {
+        let len = storage.numel.checked_mul(storage.dtype.size() as u64);
+        let len = len.and_then(|l| usize::try_from(l).ok()).ok_or_else(|| CheckpointError::Malformed("storage too large".into()))?;
+        let offset = match &self.locate {
+            Locator::Zip(archive) => archive.storage_offset(self.source, &storage.key, len)?,
+            Locator::Legacy(layout) => layout.storage_offset(self.source, &storage.key, len)?,
+        };
+        self.source.read_at(offset, len)
+    }
+}
+
+/// The tensors of the state_dict inside a checkpoint's root object: either the
+/// root itself or its `state_dict` entry (the authors' training checkpoints).
+fn state_dict(root: &Value) -> Result<Vec<(String, Rc<TensorRef>)>, CheckpointError> {
+    let dict = root.get("state_dict").unwrap_or_else(|| root.clone());
+    let Value::Dict(items) = dict else {
+        return Err(CheckpointError::WrongModel("the checkpoint holds no state_dict (a dict of tensors)".into()));
+    };
+    let mut tensors = Vec::new();
+    for (key, value) in items.borrow().iter() {
+        let (Some(name), Value::Tensor(tensor)) = (key.as_str(), value) else { continue };
+        let name = name.strip_prefix("module.").unwrap_or(name);
+        tensors.push((name.to_string(), tensor.clone()));
+    }
+    Ok(tensors)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! The reader against real PyTorch files (tests/fixtures/layout_*.pth, written
+//! by torch.save in the released layout) and against hostile and broken input.
+
+use super::*;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn check_layout(file: &str, format: Format, rel_tolerance: f64) {
+    let bytes = fixture(file);
+    let expected: serde_json::Value = serde_json::from_slice(&fixture("layout_expected.json")).unwrap();
+    let expected = expected.as_object().unwrap();
+    let checkpoint = Checkpoint::open(bytes.as_slice()).unwrap();
+    assert_eq!(checkpoint.format, format);
+
+    let mut names: Vec<&str> = checkpoint.tensors.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    let expected_names: Vec<&str> = expected.keys().map(|k| k.strip_prefix("module.").unwrap()).collect();
+    assert_eq!(names, expected_names, "{file}: state_dict names, prefix stripped");
+
+    for (name, tensor) in &checkpoint.tensors {
+        let want = &expected[&format!("module.{name}")];
+        let shape: Vec<usize> = want["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        assert_eq!(tensor.shape, shape, "{file}: {name} shape");
+        let values = checkpoint.read(tensor).unwrap();
+        assert_eq!(values.len(), shape.iter().product::<usize>());
+        let sum: f64 = values.iter().map(|&v| v as f64).sum();
+        let (want_sum, want_first) = (want["sum"].as_f64().unwrap(), want["first"].as_f64().unwrap());
+        let close = |a: f64, b: f64| (a - b).abs() <= rel_tolerance * b.abs().max(1.0);
+        assert!(close(sum, want_sum), "{file}: {name} sum {sum} vs {want_sum}");
+        assert!(close(values[0] as f64, want_first), "{file}: {name} first {} vs {want_first}", values[0]);
+    }
+}
+
+#[test]
+fn reads_the_zip_format() {
+    check_layout("layout_zip.pth", Format::Zip, 1e-6);
+}
+
+#[test]
+fn reads_the_legacy_format_of_the_2020_release() {
+    check_layout("layout_legacy.pth", Format::Legacy, 1e-6);
+}
+
+#[test]
+fn reads_float16_storages() {
+    check_layout("layout_fp16.pth", Format::Zip, 2e-3);
+}
+
+#[test]
+fn strided_views_are_read_through_offset_and_strides() {
+    for file in ["layout_zip.pth", "layout_legacy.pth"] {
+        let bytes = fixture(file);
+        let checkpoint = Checkpoint::open(bytes.as_slice()).unwrap();
+        let (_, probe) = checkpoint.tensors.iter().find(|(n, _)| n == "view_probe").unwrap();
+        assert!(probe.offset > 0 || probe.stride != [4, 1], "{file}: view_probe should be a real view");
+        assert_eq!(probe.shape, [5, 4]);
+    }
+}
+
+#[test]
+fn float16_decoding_is_exact() {
+    assert_eq!(f16_to_f32(0x3c00), 1.0);
+    assert_eq!(f16_to_f32(0xc000), -2.0);
+    assert_eq!(f16_to_f32(0x7bff), 65504.0);
+    assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+    assert_eq!(f16_to_f32(0x8001), -(2f32.powi(-24)));
+    assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+    assert!(f16_to_f32(0x7e00).is_nan());
+}
+
+/// A protocol-2 pickle: `payload` then STOP.
+fn pickle_of(payload: &[u8]) -> Vec<u8> {
+    [&[0x80, 2][..], payload, b"."].concat()
+}
+
+#[test]
+fn refuses_globals_outside_a_state_dict() {
+    let hostile: [&[u8]; 5] = [
+        // GLOBAL os.system, called with ('echo pwned',): the classic __reduce__ payload.
+        b"cos\nsystem\n(X\x0a\x00\x00\x00echo pwnedtR",
+        b"cbuiltins\neval\n(X\x04\x00\x00\x001+1tR",
+        b"cposix\nsystem\n(X\x02\x00\x00\x00idtR",
+        // STACK_GLOBAL, protocol 4's spelling of the same.
+        b"\x8c\x08builtins\x8c\x04exec\x93(X\x01\x00\x00\x001tR",
+        // torch names that exist but are no part of a state_dict.
+        b"ctorch\nload\n(X\x01\x00\x00\x00xtR",
+    ];
+    for payload in hostile {
+        match pickle::read(&pickle_of(payload)) {
+            Err(CheckpointError::Refused(message)) => {
+                assert!(message.contains("nothing in it was executed"), "{message}")
+            }
+            Err(other) => panic!("wrong error: {other}"),
+            Ok(_) => panic!("accepted a hostile pickle"),
+        }
+    }
+}
+
+#[test]
+fn refuses_opcodes_that_build_arbitrary_objects() {
+    // INST, OBJ, NEWOBJ, EXT1, PERSID.
+    for payload in [&b"(ios\nsystem\n"[..], b"(o", b"\x81", b"\x82\x01", b"Pfoo\n"] {
+        let err = pickle::read(&pickle_of(payload)).err().expect("accepted");
+        assert!(matches!(err, CheckpointError::Refused(_)), "{err}");
+    }
+}
+
+#[test]
+fn hostile_checkpoint_file_is_refused_before_anything_is_read() {
+    // A legacy-format file whose object pickle carries the payload.
+    let mut file = Vec::new();
+    file.extend(pickle_of(&[&[0x8a, 10][..], &legacy::MAGIC].concat()));
+    file.extend(pickle_of(b"M\xe9\x03"));
+    file.extend(pickle_of(b"}"));
+    file.extend(pickle_of(b"cos\nsystem\n(X\x02\x00\x00\x00idtR"));
+    file.extend(pickle_of(b"]"));
+    let err = Checkpoint::open(file.as_slice()).err().expect("accepted");
+    assert!(matches!(err, CheckpointError::Refused(_)), "{err}");
+}
+
+#[test]
+fn truncated_files_give_errors_not_panics() {
+    for file in ["layout_zip.pth", "layout_legacy.pth", "layout_fp16.pth"] {
+        let bytes = fixture(file);
+        for cut in (0..bytes.len()).step_by(97).chain([bytes.len() - 1]) {
+            let opened = Checkpoint::open(&bytes[..cut]);
+            if let Ok(checkpoint) = opened {
+                // The index survived the cut; reading the data must then fail cleanly.
+                let all: Result<Vec<_>, _> = checkpoint.tensors.iter().map(|(_, t)| checkpoint.read(t)).collect();
+                assert!(all.is_err(), "{file} cut at {cut} read completely");
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_legacy_file_says_download_again() {
+    let bytes = fixture("layout_legacy.pth");
+    let err = Checkpoint::open(&bytes[..bytes.len() - 1000]).err().expect("opened");
+    assert!(err.to_string().contains("download it again"), "{err}");
+}
+
+#[test]
+fn garbage_is_not_a_checkpoint() {
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let err = Checkpoint::open(garbage.as_slice()).err().expect("opened garbage");
+    assert!(err.to_string().contains("not a readable PyTorch checkpoint"), "{err}");
+    assert!(Checkpoint::open(&b""[..]).is_err());
+    assert!(Checkpoint::open(&b"\x80"[..]).is_err());
+}
+
+#[test]
+fn compressed_zip_entries_are_refused_not_inflated() {
+    let mut bytes = fixture("layout_zip.pth");
+    // Flip the first central-directory entry's method to deflate (8).
+    let cd = bytes.windows(4).position(|w| w == [0x50, 0x4b, 0x01, 0x02]).unwrap();
+    bytes[cd + 10] = 8;
+    let err = Checkpoint::open(bytes.as_slice()).err().expect("opened");
+    assert!(matches!(err, CheckpointError::Refused(ref m) if m.contains("compressed")), "{err}");
+}
