@@ -7,6 +7,7 @@
 //! 436 MB `File` is read by `Blob.slice` and only the generator's storages are
 //! ever loaded (the optimizer state in the same file is skipped).
 
+pub mod identify;
 mod legacy;
 pub mod pickle;
 mod zip;
@@ -37,6 +38,45 @@ impl Source for [u8] {
                 <[u8]>::len(self)
             ))),
         }
+    }
+}
+
+/// A file on disk, read by range (natively; the browser reads `Blob.slice`s).
+#[cfg(not(target_family = "wasm"))]
+pub struct FileSource {
+    file: std::cell::RefCell<std::fs::File>,
+    len: u64,
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl FileSource {
+    pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Self { file: std::cell::RefCell::new(file), len })
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl Source for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError> {
+        use std::io::{Read, Seek, SeekFrom};
+        if offset.checked_add(len as u64).is_none_or(|end| end > self.len) {
+            return Err(CheckpointError::Truncated(format!(
+                "the file ends before byte {} (it has {})",
+                offset.saturating_add(len as u64),
+                self.len
+            )));
+        }
+        let mut file = self.file.borrow_mut();
+        let mut buf = vec![0; len];
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(|e| CheckpointError::Truncated(format!("reading failed: {e}")))?;
+        Ok(buf)
     }
 }
 
@@ -255,6 +295,40 @@ impl<'s, S: Source + ?Sized> Checkpoint<'s, S> {
             Locator::Legacy(layout) => layout.storage_offset(self.source, &storage.key, len)?,
         };
         self.source.read_at(offset, len)
+    }
+}
+
+/// What `wav2lip inspect` prints about a checkpoint.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub format: Format,
+    pub dtypes: Vec<DType>,
+    pub tensors: usize,
+    /// Learned values: every element except BatchNorm's running statistics.
+    pub parameters: u64,
+    pub identity: identify::Identity,
+}
+
+impl<S: Source + ?Sized> Checkpoint<'_, S> {
+    pub fn summary(&self) -> Summary {
+        let mut dtypes = Vec::new();
+        let mut parameters = 0;
+        for (name, tensor) in &self.tensors {
+            if !dtypes.contains(&tensor.storage.dtype) {
+                dtypes.push(tensor.storage.dtype);
+            }
+            let statistic = name.ends_with("running_mean") || name.ends_with("running_var") || name.ends_with("num_batches_tracked");
+            if !statistic {
+                parameters += tensor.numel() as u64;
+            }
+        }
+        Summary {
+            format: self.format,
+            dtypes,
+            tensors: self.tensors.len(),
+            parameters,
+            identity: identify::identify(&self.tensors),
+        }
     }
 }
 
