@@ -10,6 +10,9 @@
 
 pub mod backend;
 pub mod checkpoint;
+pub mod formula;
+pub mod generate;
+pub mod npy;
 pub mod selftest;
 
 #[cfg(not(target_family = "wasm"))]

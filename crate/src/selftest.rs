@@ -11,6 +11,8 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
+use crate::formula::uniform;
+
 /// Largest acceptable |backend - reference| for any output value.
 pub const TOLERANCE: f64 = 1e-4;
 
@@ -123,18 +125,8 @@ pub fn reference_conv2d(input: &[f32], weight: &[f32], bias: &[f32], p: ConvProb
 /// `len` values in [-1, 1), a different sequence per `stream`.
 fn operand(len: usize, stream: u64) -> Vec<f32> {
     (0..len as u64)
-        .map(|i| {
-            let bits = splitmix64(i ^ (stream << 40)) >> 40;
-            (bits as f64 / (1u64 << 23) as f64 - 1.0) as f32
-        })
+        .map(|i| uniform(stream << 40, i))
         .collect()
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -1,0 +1,78 @@
+//! NumPy `.npy` files of little-endian float32 in C order: the CLI's and the
+//! oracle's array format.
+
+pub fn read_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not a .npy file".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12),
+        v => return Err(format!(".npy version {v} is not supported")),
+    };
+    let header = bytes.get(start..start + header_len).ok_or("truncated .npy header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "unreadable .npy header")?;
+    if !header.contains("'descr': '<f4'") {
+        return Err(format!("only little-endian float32 arrays are supported (header: {})", header.trim()));
+    }
+    if header.contains("'fortran_order': True") {
+        return Err("Fortran-order arrays are not supported".into());
+    }
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .ok_or("the .npy header has no shape")?;
+    let shape: Vec<usize> = shape
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().map_err(|_| format!("bad dimension {d:?}")))
+        .collect::<Result<_, _>>()?;
+    let data = &bytes[start + header_len..];
+    let n: usize = shape.iter().product();
+    if data.len() != n * 4 {
+        return Err(format!("the .npy data holds {} bytes, its shape {shape:?} needs {}", data.len(), n * 4));
+    }
+    Ok((shape, data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()))
+}
+
+pub fn write_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let dims = if dims.len() == 1 { format!("{},", dims[0]) } else { dims.join(", ") };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}");
+    // Pad so that the data starts on a 64-byte boundary, newline-terminated.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + values.len() * 4);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_reads_numpy_output() {
+        let bytes = write_f32(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, -6.5]);
+        assert_eq!(read_f32(&bytes).unwrap(), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, -6.5]));
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/gen_mel.npy");
+        let (shape, values) = read_f32(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(shape, [4, 1, 80, 16]);
+        assert!(values.iter().all(|v| (-4.0..=4.0).contains(v)));
+    }
+
+    #[test]
+    fn refuses_other_dtypes_and_truncation() {
+        let bytes = write_f32(&[4], &[0.0; 4]);
+        assert!(read_f32(&bytes[..bytes.len() - 1]).unwrap_err().contains("needs 16"));
+        let f8 = String::from_utf8_lossy(&bytes).replace("<f4", "<f8");
+        assert!(read_f32(f8.as_bytes()).is_err());
+    }
+}
