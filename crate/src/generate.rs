@@ -223,7 +223,7 @@ mod tests {
         npy::read_f32(&std::fs::read(path).unwrap()).unwrap()
     }
 
-    pub fn formula_weights(seed: u64) -> Weights {
+    pub(super) fn formula_weights(seed: u64) -> Weights {
         formula::generator(seed).map(|(name, shape, values)| (name.to_string(), (shape, values))).collect()
     }
 
@@ -244,5 +244,29 @@ mod tests {
         let max_err = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         println!("generator parity (flex, batch 4): max abs error {max_err:.3e}");
         assert!(max_err <= 1e-4, "max abs error {max_err}");
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::tests::formula_weights;
+    use crate::checkpoint::writer::{Entry, legacy_checkpoint};
+    use crate::checkpoint::{Checkpoint, Format};
+    use crate::formula;
+
+    /// The formula weights written in the released layout (legacy format, with
+    /// an optimizer to skip) and read back: the same tensors, bit for bit.
+    #[test]
+    fn a_legacy_checkpoint_in_the_released_layout_loads_the_same_weights() {
+        let weights: Vec<_> = formula::generator(7).collect();
+        let entries: Vec<Entry> =
+            weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
+        let file = legacy_checkpoint(&entries, 1000);
+        let checkpoint = Checkpoint::open(file.as_slice()).unwrap();
+        assert_eq!(checkpoint.format, Format::Legacy);
+        let summary = checkpoint.summary();
+        assert_eq!((summary.tensors, summary.parameters), (352, 36_298_035));
+        let loaded = checkpoint.generator_weights().unwrap();
+        assert_eq!(loaded, formula_weights(7));
     }
 }

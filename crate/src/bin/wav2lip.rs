@@ -2,10 +2,15 @@
 
 use std::process::ExitCode;
 
-use burn::tensor::Device;
+use std::collections::HashMap;
+
+use burn::tensor::{Device, Tensor, TensorData};
 use wav2lip::blocking::block_on;
 use wav2lip::checkpoint::identify::Identity;
+use wav2lip::checkpoint::writer::{Entry, legacy_checkpoint};
 use wav2lip::checkpoint::{Checkpoint, FileSource};
+use wav2lip::generate::Generator;
+use wav2lip::{formula, npy};
 use wav2lip::selftest;
 
 const USAGE: &str = "\
@@ -14,6 +19,11 @@ usage: wav2lip <command>
 commands:
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
+  generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|wgpu]
+                                 run the generator: [B,1,80,16] + [B,6,96,96] -> [B,3,96,96]
+  formula-checkpoint [--seed N] -o FILE.pth
+                                 write the oracle's formula weights (default seed 7) as a
+                                 checkpoint in the released layout, for tests
   selftest [--device cpu|wgpu]   run a 2-D convolution on a backend and compare it
                                  with a direct CPU computation (default: cpu)
 ";
@@ -23,6 +33,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("selftest") => selftest_command(&args[1..]),
         Some("inspect") => inspect_command(&args[1..]),
+        Some("generate") => generate_command(&args[1..]),
+        Some("formula-checkpoint") => formula_checkpoint_command(&args[1..]),
         Some("-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
@@ -91,4 +103,69 @@ fn inspect_command(args: &[String]) -> Result<(), String> {
 
 fn source_len(source: &FileSource) -> u64 {
     wav2lip::checkpoint::Source::len(source)
+}
+
+/// `--name value` pairs; every flag must be known.
+fn flags<'a>(args: &'a [String], known: &[&str]) -> Result<HashMap<&'a str, &'a str>, String> {
+    let mut out = HashMap::new();
+    for pair in args.chunks(2) {
+        match pair {
+            [flag, value] if known.contains(&flag.as_str()) => {
+                out.insert(flag.as_str(), value.as_str());
+            }
+            _ => return Err(format!("unexpected argument {:?}\n\n{USAGE}", pair[0])),
+        }
+    }
+    Ok(out)
+}
+
+fn required<'a>(flags: &HashMap<&str, &'a str>, name: &str) -> Result<&'a str, String> {
+    flags.get(name).copied().ok_or_else(|| format!("{name} is required\n\n{USAGE}"))
+}
+
+fn read_npy(path: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    npy::read_f32(&bytes).map_err(|e| format!("{path}: {e}"))
+}
+
+fn generate_command(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["--checkpoint", "--mel", "--face", "-o", "--device"])?;
+    let device = device_named(flags.get("--device").copied().unwrap_or("cpu"))?;
+    let path = required(&flags, "--checkpoint")?;
+    let source = FileSource::open(std::path::Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
+    let weights = Checkpoint::open(&source)
+        .and_then(|c| c.generator_weights())
+        .map_err(|e| format!("{path}: {e}"))?;
+    let generator = Generator::from_weights(&weights, &device)?;
+
+    let (mel_shape, mel) = read_npy(required(&flags, "--mel")?)?;
+    let (face_shape, face) = read_npy(required(&flags, "--face")?)?;
+    let batch = mel_shape[0];
+    if mel_shape[1..] != [1, 80, 16] || face_shape.len() != 4 || face_shape[1..] != [6, 96, 96] || face_shape[0] != batch {
+        return Err(format!(
+            "expected mel [B,1,80,16] and face [B,6,96,96] with the same B; got {mel_shape:?} and {face_shape:?}"
+        ));
+    }
+    let tensor = |values, shape: Vec<usize>| Tensor::<4>::from_data(TensorData::new(values, shape), &device);
+    let out = generator.forward(tensor(mel, mel_shape), tensor(face, face_shape));
+    let shape = out.dims().to_vec();
+    let values: Vec<f32> = block_on(out.into_data_async())
+        .map_err(|e| format!("reading the result failed: {e:?}"))?
+        .try_into_vec()
+        .map_err(|e| format!("unexpected result type: {e:?}"))?;
+    let output = required(&flags, "-o")?;
+    std::fs::write(output, npy::write_f32(&shape, &values)).map_err(|e| format!("{output}: {e}"))?;
+    println!("wrote {output}: {shape:?}");
+    Ok(())
+}
+
+fn formula_checkpoint_command(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["--seed", "-o"])?;
+    let seed = flags.get("--seed").map_or(Ok(7), |s| s.parse().map_err(|_| format!("--seed takes a number, not {s:?}")))?;
+    let weights: Vec<_> = formula::generator(seed).collect();
+    let entries: Vec<Entry> = weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
+    let output = required(&flags, "-o")?;
+    std::fs::write(output, legacy_checkpoint(&entries, 0)).map_err(|e| format!("{output}: {e}"))?;
+    println!("wrote {output}: formula weights, seed {seed}, legacy format");
+    Ok(())
 }

@@ -10,6 +10,7 @@
 pub mod identify;
 mod legacy;
 pub mod pickle;
+pub mod writer;
 mod zip;
 
 use std::fmt;
@@ -285,6 +286,20 @@ impl<'s, S: Source + ?Sized> Checkpoint<'s, S> {
     pub fn read(&self, tensor: &TensorRef) -> Result<Vec<f32>, CheckpointError> {
         let bytes = self.storage_bytes(&tensor.storage)?;
         Ok(tensor.gather(&bytes))
+    }
+
+    /// Every tensor of the released generator, checked against its names and
+    /// shapes first; nothing else in the file is read.
+    pub fn generator_weights(&self) -> Result<crate::generate::Weights, CheckpointError> {
+        if let identify::Identity::Other(message) = identify::identify(&self.tensors) {
+            return Err(CheckpointError::WrongModel(message));
+        }
+        identify::generator_entries()
+            .map(|(name, shape)| {
+                let (_, tensor) = self.tensors.iter().find(|(n, _)| n == name).expect("identified");
+                Ok((name.to_string(), (shape, self.read(tensor)?)))
+            })
+            .collect()
     }
 
     fn storage_bytes(&self, storage: &StorageRef) -> Result<Vec<u8>, CheckpointError> {
