@@ -140,8 +140,12 @@ fn generate_command(args: &[String]) -> Result<(), String> {
 
     let (mel_shape, mel) = read_npy(required(&flags, "--mel")?)?;
     let (face_shape, face) = read_npy(required(&flags, "--face")?)?;
-    let batch = mel_shape[0];
-    if mel_shape[1..] != [1, 80, 16] || face_shape.len() != 4 || face_shape[1..] != [6, 96, 96] || face_shape[0] != batch {
+    let shapes_fit = mel_shape.len() == 4
+        && face_shape.len() == 4
+        && mel_shape[1..] == [1, 80, 16]
+        && face_shape[1..] == [6, 96, 96]
+        && mel_shape[0] == face_shape[0];
+    if !shapes_fit {
         return Err(format!(
             "expected mel [B,1,80,16] and face [B,6,96,96] with the same B; got {mel_shape:?} and {face_shape:?}"
         ));

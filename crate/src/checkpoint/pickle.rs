@@ -6,6 +6,7 @@
 //! (INST, OBJ, NEWOBJ, EXT*, PERSID), is refused: nothing in a file executes.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{CheckpointError, DType, StorageRef, TensorRef};
@@ -123,14 +124,14 @@ pub struct Pickle {
 }
 
 pub fn read(data: &[u8]) -> Result<Pickle, CheckpointError> {
-    Machine { data, pos: 0, stack: Vec::new(), memo: Vec::new(), storages: Vec::new() }.run()
+    Machine { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storages: Vec::new() }.run()
 }
 
 struct Machine<'a> {
     data: &'a [u8],
     pos: usize,
     stack: Vec<Item>,
-    memo: Vec<Option<Value>>,
+    memo: HashMap<usize, Value>,
     storages: Vec<StorageRef>,
 }
 
@@ -395,19 +396,16 @@ impl Machine<'_> {
     }
 
     fn put(&mut self, i: usize) -> Result<(), CheckpointError> {
-        if i >= MAX_MEMO {
-            return Err(malformed("pickle memo index out of range"));
+        if self.memo.len() >= MAX_MEMO {
+            return Err(malformed("pickle memo too large"));
         }
         let value = self.top()?.clone();
-        if self.memo.len() <= i {
-            self.memo.resize(i + 1, None);
-        }
-        self.memo[i] = Some(value);
+        self.memo.insert(i, value);
         Ok(())
     }
 
     fn get(&mut self, i: usize) -> Result<(), CheckpointError> {
-        let value = self.memo.get(i).cloned().flatten().ok_or_else(|| malformed(format!("memo entry {i} read before it was written")))?;
+        let value = self.memo.get(&i).cloned().ok_or_else(|| malformed(format!("memo entry {i} read before it was written")))?;
         self.push(value)
     }
 }
