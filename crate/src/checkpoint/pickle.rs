@@ -113,6 +113,9 @@ enum Item {
 /// Limits that keep a hostile pickle from exhausting memory.
 const MAX_MEMO: usize = 1 << 22;
 const MAX_STACK: usize = 1 << 20;
+/// A state_dict nests four deep; dropping a nesting of millions would
+/// overflow the stack, so deeper containers are refused as they are built.
+const MAX_DEPTH: u32 = 64;
 
 /// One pickle read from the start of some bytes.
 pub struct Pickle {
@@ -124,7 +127,7 @@ pub struct Pickle {
 }
 
 pub fn read(data: &[u8]) -> Result<Pickle, CheckpointError> {
-    Machine { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storages: Vec::new() }.run()
+    Machine { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storages: Vec::new(), depths: HashMap::new() }.run()
 }
 
 struct Machine<'a> {
@@ -133,6 +136,8 @@ struct Machine<'a> {
     stack: Vec<Item>,
     memo: HashMap<usize, Value>,
     storages: Vec<StorageRef>,
+    /// Nesting depth of each live list and dict, by address.
+    depths: HashMap<usize, u32>,
 }
 
 fn malformed(what: impl Into<String>) -> CheckpointError {
@@ -210,12 +215,22 @@ impl Machine<'_> {
                 }
                 // Containers.
                 b'(' => self.push_item(Item::Mark)?,
-                b')' => self.push(Value::Tuple(Rc::new(Vec::new())))?,
-                b']' => self.push(Value::List(Rc::default()))?,
-                b'}' => self.push(Value::Dict(Rc::default()))?,
+                b')' => {
+                    let tuple = self.fresh(Value::Tuple(Rc::new(Vec::new())), &[])?;
+                    self.push(tuple)?
+                }
+                b']' => {
+                    let list = self.fresh(Value::List(Rc::default()), &[])?;
+                    self.push(list)?
+                }
+                b'}' => {
+                    let dict = self.fresh(Value::Dict(Rc::default()), &[])?;
+                    self.push(dict)?
+                }
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.push(Value::Tuple(Rc::new(items)))?
+                    let tuple = self.fresh(Value::Tuple(Rc::new(items.clone())), &items)?;
+                    self.push(tuple)?
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
@@ -228,34 +243,36 @@ impl Machine<'_> {
                         Item::Mark => Err(malformed("a MARK inside a tuple")),
                     });
                     let items = items.collect::<Result<Vec<_>, _>>()?;
-                    self.push(Value::Tuple(Rc::new(items)))?
+                    let tuple = self.fresh(Value::Tuple(Rc::new(items.clone())), &items)?;
+                    self.push(tuple)?
                 }
                 b'l' => {
                     let items = self.pop_mark()?;
-                    self.push(Value::List(Rc::new(RefCell::new(items))))?
+                    let list = self.fresh(Value::List(Rc::new(RefCell::new(items.clone()))), &items)?;
+                    self.push(list)?
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    let dict = Value::Dict(Rc::default());
+                    let dict = self.fresh(Value::Dict(Rc::default()), &items)?;
                     set_items(&dict, items)?;
                     self.push(dict)?
                 }
                 b'a' => {
                     let item = self.pop()?;
-                    append(self.top()?, vec![item])?
+                    self.insert(vec![item], append)?
                 }
                 b'e' => {
                     let items = self.pop_mark()?;
-                    append(self.top()?, items)?
+                    self.insert(items, append)?
                 }
                 b's' => {
                     let value = self.pop()?;
                     let key = self.pop()?;
-                    set_items(self.top()?, vec![key, value])?
+                    self.insert(vec![key, value], set_items)?
                 }
                 b'u' => {
                     let items = self.pop_mark()?;
-                    set_items(self.top()?, items)?
+                    self.insert(items, set_items)?
                 }
                 b'0' => {
                     self.pop_item()?;
@@ -306,6 +323,7 @@ impl Machine<'_> {
                     let args = self.pop()?;
                     let callable = self.pop()?;
                     let result = call(callable, args)?;
+                    let result = self.fresh(result, &[])?;
                     self.push(result)?
                 }
                 b'b' => {
@@ -328,6 +346,39 @@ impl Machine<'_> {
                 _ => return Err(malformed(format!("unknown pickle opcode 0x{op:02x} at byte {}", self.pos - 1))),
             }
         }
+    }
+
+    /// APPEND(S)/SETITEM(S) into the container on top of the stack.
+    fn insert(&mut self, items: Vec<Value>, into: fn(&Value, Vec<Value>) -> Result<(), CheckpointError>) -> Result<(), CheckpointError> {
+        let target = self.top()?.clone();
+        self.nest(&target, &items)?;
+        into(&target, items)
+    }
+
+    fn depth(&self, value: &Value) -> u32 {
+        address(value).map_or(0, |key| self.depths.get(&key).copied().unwrap_or(1))
+    }
+
+    /// Record that `items` now live inside `container`; refuse too deep a nesting.
+    fn nest(&mut self, container: &Value, items: &[Value]) -> Result<(), CheckpointError> {
+        let inner = items.iter().map(|v| self.depth(v)).max().unwrap_or(0);
+        let depth = self.depth(container).max(inner + 1);
+        if depth > MAX_DEPTH {
+            return Err(malformed(format!("containers nested deeper than {MAX_DEPTH}")));
+        }
+        if let Some(key) = address(container) {
+            self.depths.insert(key, depth);
+        }
+        Ok(())
+    }
+
+    /// A new container of `items` (tuple, list or dict built in one opcode).
+    fn fresh(&mut self, value: Value, items: &[Value]) -> Result<Value, CheckpointError> {
+        if let Some(key) = address(&value) {
+            self.depths.insert(key, 1);
+        }
+        self.nest(&value, items)?;
+        Ok(value)
     }
 
     fn byte(&mut self) -> Result<u8, CheckpointError> {
@@ -407,6 +458,16 @@ impl Machine<'_> {
     fn get(&mut self, i: usize) -> Result<(), CheckpointError> {
         let value = self.memo.get(&i).cloned().ok_or_else(|| malformed(format!("memo entry {i} read before it was written")))?;
         self.push(value)
+    }
+}
+
+/// Identity of a container (its allocation), for the depth table.
+fn address(value: &Value) -> Option<usize> {
+    match value {
+        Value::Tuple(t) => Some(Rc::as_ptr(t) as *const u8 as usize),
+        Value::List(l) => Some(Rc::as_ptr(l) as *const u8 as usize),
+        Value::Dict(d) => Some(Rc::as_ptr(d) as *const u8 as usize),
+        _ => None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! by torch.save in the released layout) and against hostile and broken input.
 
 use super::*;
+use pickle::Value;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -160,4 +161,35 @@ fn compressed_zip_entries_are_refused_not_inflated() {
     bytes[cd + 10] = 8;
     let err = Checkpoint::open(bytes.as_slice()).err().expect("opened");
     assert!(matches!(err, CheckpointError::Refused(ref m) if m.contains("compressed")), "{err}");
+}
+
+#[test]
+fn deep_nesting_is_refused_instead_of_overflowing_the_stack() {
+    // 200,000 empty lists, then 200,000 APPENDs: each list inside the previous one.
+    let n = 200_000;
+    let payload = [vec![b']'; n], vec![b'a'; n - 1]].concat();
+    let err = pickle::read(&pickle_of(&payload)).err().expect("accepted");
+    assert!(err.to_string().contains("nested deeper"), "{err}");
+    // The same through tuples: ((((...)))).
+    let payload = [b")".to_vec(), vec![0x85; n]].concat();
+    let err = pickle::read(&pickle_of(&payload)).err().expect("accepted");
+    assert!(err.to_string().contains("nested deeper"), "{err}");
+}
+
+#[test]
+fn shared_subtrees_do_not_make_parsing_explode() {
+    // t0 = (1,)*100; t(k+1) = (t(k),)*100 via the memo, 12 levels: 100^12
+    // leaves if depths were recomputed by walking, instant when cached.
+    let mut payload = b"(".to_vec();
+    payload.extend(std::iter::repeat_n(&b"K\x01"[..], 100).flatten());
+    payload.extend(b"tq\x00");
+    for level in 1..=12u8 {
+        payload.push(b'(');
+        for _ in 0..100 {
+            payload.extend([b'h', level - 1]);
+        }
+        payload.extend([b't', b'q', level]);
+    }
+    let Value::Tuple(top) = pickle::read(&pickle_of(&payload)).unwrap().value else { panic!("not a tuple") };
+    assert_eq!(top.len(), 100);
 }
