@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use wav2lip::blocking::block_on;
 use wav2lip::checkpoint::identify::Identity;
 use wav2lip::checkpoint::writer::{Entry, legacy_checkpoint};
-use wav2lip::checkpoint::{Checkpoint, FileSource};
+use wav2lip::checkpoint::{Checkpoint, FileSource, Source};
 use wav2lip::generate::Generator;
 use wav2lip::{formula, npy};
 use wav2lip::selftest;
@@ -84,7 +84,7 @@ fn inspect_command(args: &[String]) -> Result<(), String> {
     let source = FileSource::open(std::path::Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
     let checkpoint = Checkpoint::open(&source).map_err(|e| format!("{path}: {e}"))?;
     let summary = checkpoint.summary();
-    println!("file:       {path} ({:.1} MB)", source_len(&source) as f64 / 1e6);
+    println!("file:       {path} ({:.1} MB)", source.len() as f64 / 1e6);
     println!("format:     {:?}", summary.format);
     println!("dtypes:     {:?}", summary.dtypes);
     println!("tensors:    {}", summary.tensors);
@@ -99,10 +99,6 @@ fn inspect_command(args: &[String]) -> Result<(), String> {
             Err(message)
         }
     }
-}
-
-fn source_len(source: &FileSource) -> u64 {
-    wav2lip::checkpoint::Source::len(source)
 }
 
 /// `--name value` pairs; every flag must be known.

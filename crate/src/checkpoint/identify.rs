@@ -82,17 +82,13 @@ pub fn identify(tensors: &[(String, std::rc::Rc<TensorRef>)]) -> Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::{DType, StorageRef};
+    use crate::checkpoint::{DType, StorageRef, contiguous_strides};
     use std::rc::Rc;
 
     fn tensor(shape: &[usize]) -> Rc<TensorRef> {
         let numel = shape.iter().product::<usize>().max(1);
         let storage = StorageRef { key: "0".into(), dtype: DType::F32, numel: numel as u64 };
-        let mut stride = vec![1; shape.len()];
-        for i in (0..shape.len().saturating_sub(1)).rev() {
-            stride[i] = stride[i + 1] * shape[i + 1];
-        }
-        Rc::new(TensorRef::new(storage, 0, shape.to_vec(), stride).unwrap())
+        Rc::new(TensorRef::new(storage, 0, shape.to_vec(), contiguous_strides(shape)).unwrap())
     }
 
     fn generator() -> Vec<(String, Rc<TensorRef>)> {

@@ -33,13 +33,25 @@ impl Source for [u8] {
         let end = start.and_then(|s| s.checked_add(len)).filter(|&e| e <= <[u8]>::len(self));
         match (start, end) {
             (Some(s), Some(e)) => Ok(self[s..e].to_vec()),
-            _ => Err(CheckpointError::Truncated(format!(
-                "the file ends before byte {} (it has {})",
-                offset.saturating_add(len as u64),
-                <[u8]>::len(self)
-            ))),
+            _ => Err(past_end(offset, len, Source::len(self))),
         }
     }
+}
+
+fn past_end(offset: u64, len: usize, file_len: u64) -> CheckpointError {
+    CheckpointError::Truncated(format!(
+        "the file ends before byte {} (it has {file_len})",
+        offset.saturating_add(len as u64)
+    ))
+}
+
+/// Row-major strides of a contiguous tensor of `shape`, in elements.
+pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut stride = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        stride[i] = stride[i + 1] * shape[i + 1];
+    }
+    stride
 }
 
 /// A file on disk, read by range (natively; the browser reads `Blob.slice`s).
@@ -66,11 +78,7 @@ impl Source for FileSource {
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError> {
         use std::io::{Read, Seek, SeekFrom};
         if offset.checked_add(len as u64).is_none_or(|end| end > self.len) {
-            return Err(CheckpointError::Truncated(format!(
-                "the file ends before byte {} (it has {})",
-                offset.saturating_add(len as u64),
-                self.len
-            )));
+            return Err(past_end(offset, len, self.len));
         }
         let mut file = self.file.borrow_mut();
         let mut buf = vec![0; len];

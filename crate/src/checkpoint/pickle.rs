@@ -26,9 +26,7 @@ impl Global {
             ("collections", "OrderedDict") => Self::OrderedDict,
             ("torch._utils", "_rebuild_tensor_v2") => Self::RebuildTensorV2,
             ("torch._utils", "_rebuild_parameter") => Self::RebuildParameter,
-            ("torch", storage) if DType::from_storage_name(storage).is_some() => {
-                Self::Storage(DType::from_storage_name(storage).unwrap())
-            }
+            ("torch", storage) if let Some(dtype) = DType::from_storage_name(storage) => Self::Storage(dtype),
             _ => {
                 return Err(CheckpointError::Refused(format!(
                     "the file asks to run `{module}.{name}`, which a PyTorch state_dict never needs; \
@@ -215,22 +213,12 @@ impl Machine<'_> {
                 }
                 // Containers.
                 b'(' => self.push_item(Item::Mark)?,
-                b')' => {
-                    let tuple = self.fresh(Value::Tuple(Rc::new(Vec::new())), &[])?;
-                    self.push(tuple)?
-                }
-                b']' => {
-                    let list = self.fresh(Value::List(Rc::default()), &[])?;
-                    self.push(list)?
-                }
-                b'}' => {
-                    let dict = self.fresh(Value::Dict(Rc::default()), &[])?;
-                    self.push(dict)?
-                }
+                b')' => self.push_new(Value::Tuple(Rc::new(Vec::new())))?,
+                b']' => self.push_new(Value::List(Rc::default()))?,
+                b'}' => self.push_new(Value::Dict(Rc::default()))?,
                 b't' => {
                     let items = self.pop_mark()?;
-                    let tuple = self.fresh(Value::Tuple(Rc::new(items.clone())), &items)?;
-                    self.push(tuple)?
+                    self.push_new(Value::Tuple(Rc::new(items)))?
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
@@ -243,19 +231,17 @@ impl Machine<'_> {
                         Item::Mark => Err(malformed("a MARK inside a tuple")),
                     });
                     let items = items.collect::<Result<Vec<_>, _>>()?;
-                    let tuple = self.fresh(Value::Tuple(Rc::new(items.clone())), &items)?;
-                    self.push(tuple)?
+                    self.push_new(Value::Tuple(Rc::new(items)))?
                 }
                 b'l' => {
                     let items = self.pop_mark()?;
-                    let list = self.fresh(Value::List(Rc::new(RefCell::new(items.clone()))), &items)?;
-                    self.push(list)?
+                    self.push_new(Value::List(Rc::new(RefCell::new(items))))?
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    let dict = self.fresh(Value::Dict(Rc::default()), &items)?;
+                    let dict = Value::Dict(Rc::default());
                     set_items(&dict, items)?;
-                    self.push(dict)?
+                    self.push_new(dict)?
                 }
                 b'a' => {
                     let item = self.pop()?;
@@ -323,8 +309,7 @@ impl Machine<'_> {
                     let args = self.pop()?;
                     let callable = self.pop()?;
                     let result = call(callable, args)?;
-                    let result = self.fresh(result, &[])?;
-                    self.push(result)?
+                    self.push_new(result)?
                 }
                 b'b' => {
                     // BUILD sets attributes (an OrderedDict's `_metadata`): not needed.
@@ -351,7 +336,7 @@ impl Machine<'_> {
     /// APPEND(S)/SETITEM(S) into the container on top of the stack.
     fn insert(&mut self, items: Vec<Value>, into: fn(&Value, Vec<Value>) -> Result<(), CheckpointError>) -> Result<(), CheckpointError> {
         let target = self.top()?.clone();
-        self.nest(&target, &items)?;
+        self.nest(&target, self.depth(&target), &items)?;
         into(&target, items)
     }
 
@@ -359,10 +344,11 @@ impl Machine<'_> {
         address(value).map_or(0, |key| self.depths.get(&key).copied().unwrap_or(1))
     }
 
-    /// Record that `items` now live inside `container`; refuse too deep a nesting.
-    fn nest(&mut self, container: &Value, items: &[Value]) -> Result<(), CheckpointError> {
+    /// Record that `items` now live inside `container` (whose depth so far is
+    /// `depth`); refuse too deep a nesting.
+    fn nest(&mut self, container: &Value, depth: u32, items: &[Value]) -> Result<(), CheckpointError> {
         let inner = items.iter().map(|v| self.depth(v)).max().unwrap_or(0);
-        let depth = self.depth(container).max(inner + 1);
+        let depth = depth.max(inner + 1);
         if depth > MAX_DEPTH {
             return Err(malformed(format!("containers nested deeper than {MAX_DEPTH}")));
         }
@@ -372,13 +358,19 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// A new container of `items` (tuple, list or dict built in one opcode).
-    fn fresh(&mut self, value: Value, items: &[Value]) -> Result<Value, CheckpointError> {
-        if let Some(key) = address(&value) {
-            self.depths.insert(key, 1);
+    /// Push a value just built; a new container's depth comes from its contents
+    /// (an address may be a dropped container's, so nothing is inherited).
+    fn push_new(&mut self, value: Value) -> Result<(), CheckpointError> {
+        match &value {
+            Value::Tuple(items) => self.nest(&value, 1, items)?,
+            Value::List(items) => self.nest(&value, 1, &items.borrow())?,
+            Value::Dict(entries) => {
+                let items: Vec<Value> = entries.borrow().iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect();
+                self.nest(&value, 1, &items)?
+            }
+            _ => {}
         }
-        self.nest(&value, items)?;
-        Ok(value)
+        self.push(value)
     }
 
     fn byte(&mut self) -> Result<u8, CheckpointError> {

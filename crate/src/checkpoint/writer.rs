@@ -3,6 +3,7 @@
 //! 'optimizer': {...}, 'global_step': 0, 'global_epoch': 0}`. For tests and
 //! tools: it lets the formula weights travel as a real checkpoint file.
 
+use super::contiguous_strides;
 use super::legacy::MAGIC;
 
 /// One tensor: its name without `module.`, shape, and values. Names ending in
@@ -38,10 +39,7 @@ impl Pickle {
     }
     /// `_rebuild_tensor_v2(storage, 0, shape, contiguous strides, False, OrderedDict())`.
     fn tensor(&mut self, storage: &str, key: &str, numel: usize, shape: &[usize]) -> &mut Self {
-        let mut stride = vec![1; shape.len()];
-        for i in (0..shape.len().saturating_sub(1)).rev() {
-            stride[i] = stride[i + 1] * shape[i + 1];
-        }
+        let stride = contiguous_strides(shape);
         self.op(b"ctorch._utils\n_rebuild_tensor_v2\n(");
         self.op(b"(").str("storage").op(format!("ctorch\n{storage}\n").as_bytes()).str(key).str("cpu").int(numel as i32).op(b"tQ");
         self.int(0).ints(shape).ints(&stride).op(b"\x89ccollections\nOrderedDict\n)RtR")
