@@ -4,8 +4,10 @@
 # Build outputs live outside the clone so that a fresh clone (CI) reuses them.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/wav2lip/target
 PORT ?= 8080
+# Large files the browser tests need, written by the CLI (never committed).
+export WAV2LIP_FIXTURES ?= $(HOME)/.cache/wav2lip/fixtures
 
-.PHONY: setup wasm native serve test test-native test-e2e clean
+.PHONY: setup wasm native serve test test-native test-e2e bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,8 +27,23 @@ test-native:
 	cargo test --locked -p wav2lip
 
 # Needs `make wasm` first (`make test` does it).
-test-e2e:
+test-e2e: $(WAV2LIP_FIXTURES)/formula7.pth
 	node --test --test-concurrency=1 tests/e2e/
+
+# The oracle's formula weights (seed 7) as a checkpoint in the released
+# layout: the browser loads it as a user's file and must reproduce gen_out.npy.
+$(WAV2LIP_FIXTURES)/formula7.pth:
+	mkdir -p $(WAV2LIP_FIXTURES)
+	cargo run --locked -q -p wav2lip -- formula-checkpoint -o $@
+
+# Speed and load-time figures: natively (CPU), then in Chromium.
+bench: native wasm $(WAV2LIP_FIXTURES)/formula7-released-size.pth
+	$(CARGO_TARGET_DIR)/release/wav2lip bench --device cpu
+	node tests/bench/browser.mjs $(WAV2LIP_FIXTURES)/formula7-released-size.pth
+
+$(WAV2LIP_FIXTURES)/formula7-released-size.pth:
+	mkdir -p $(WAV2LIP_FIXTURES)
+	cargo run --locked -q -p wav2lip -- formula-checkpoint --released-size -o $@
 
 clean:
 	rm -rf www/pkg

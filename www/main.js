@@ -1,7 +1,43 @@
-// The page: starts the core and shows what it runs on.
+// The page: starts the core, shows what it runs on, and gets it a model.
 import { Core } from './bridge.js';
 
 const status = document.querySelector('#backend');
+const modelFile = document.querySelector('#model-file');
+const modelStatus = document.querySelector('#model-status');
+
+function showModel(state, text) {
+  modelStatus.textContent = text;
+  modelStatus.dataset.state = state;
+}
+
+function describeModel({ name, seconds, cached }, origin) {
+  const what = name ? `${name}` : 'the Wav2Lip generator';
+  return `Model: ${what} ${origin}, ready (${seconds.toFixed(1)} s)${cached ? '' : '; it could not be kept for the next visit'}.`;
+}
+
+async function startModel(core) {
+  try {
+    const cached = await core.call('loadCachedModel');
+    if (cached) showModel('ready', describeModel(cached, 'from an earlier visit'));
+    else showModel('none', 'No model yet: choose wav2lip.pth or wav2lip_gan.pth.');
+  } catch (error) {
+    showModel('none', `The model kept from an earlier visit could not be loaded (${error.message}); choose the checkpoint again.`);
+  }
+  modelFile.disabled = false;
+  modelFile.addEventListener('change', async () => {
+    const [file] = modelFile.files;
+    if (!file) return;
+    modelFile.disabled = true;
+    showModel('loading', `Reading ${file.name} (${(file.size / 1e6).toFixed(0)} MB)…`);
+    try {
+      showModel('ready', describeModel(await core.call('loadCheckpoint', { file }), 'loaded'));
+    } catch (error) {
+      showModel('error', `${file.name}: ${error.message}`);
+    } finally {
+      modelFile.disabled = false;
+    }
+  });
+}
 
 function describe({ backend, reason, adapter, softwareAdapter }) {
   const engine = backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)';
@@ -26,8 +62,10 @@ async function main() {
   } catch (error) {
     status.textContent = `The core could not start: ${error.message}`;
     status.dataset.backend = 'error';
+    return;
   }
   window.wav2lip = core; // for the console and the end-to-end tests
+  await startModel(core);
 }
 
 main();

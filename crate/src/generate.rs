@@ -227,12 +227,11 @@ mod tests {
         formula::generator(seed).map(|(name, shape, values)| (name.to_string(), (shape, values))).collect()
     }
 
-    /// The authors' code with the formula weights of seed 7 produced
-    /// `gen_out.npy` from `gen_mel.npy` and `gen_face.npy`.
-    #[test]
-    fn matches_the_original_on_the_cpu_backend() {
+    /// Max abs difference from `gen_out.npy`, which the authors' code produced
+    /// from `gen_mel.npy` and `gen_face.npy` with the formula weights of seed 7.
+    pub(super) fn error_against_the_original(weights: &Weights) -> f32 {
         let device = Device::flex();
-        let generator = Generator::from_weights(&formula_weights(7), &device).unwrap();
+        let generator = Generator::from_weights(weights, &device).unwrap();
         let input = |name| {
             let (shape, values) = fixture(name);
             Tensor::<4>::from_data(TensorData::new(values, shape), &device)
@@ -241,7 +240,12 @@ mod tests {
         let (shape, expected) = fixture("gen_out.npy");
         assert_eq!(out.dims().to_vec(), shape);
         let got: Vec<f32> = block_on(out.into_data_async()).unwrap().try_into_vec().unwrap();
-        let max_err = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn matches_the_original_on_the_cpu_backend() {
+        let max_err = error_against_the_original(&formula_weights(7));
         println!("generator parity (flex, batch 4): max abs error {max_err:.3e}");
         assert!(max_err <= 1e-4, "max abs error {max_err}");
     }
@@ -249,7 +253,8 @@ mod tests {
 
 #[cfg(test)]
 mod checkpoint_tests {
-    use super::tests::formula_weights;
+    use super::tests::{error_against_the_original, formula_weights};
+    use crate::checkpoint::safetensors::{Precision, write_generator};
     use crate::checkpoint::writer::{Entry, legacy_checkpoint};
     use crate::checkpoint::{Checkpoint, Format};
     use crate::formula;
@@ -268,5 +273,30 @@ mod checkpoint_tests {
         assert_eq!((summary.tensors, summary.parameters), (352, 36_298_035));
         let loaded = checkpoint.generator_weights().unwrap();
         assert_eq!(loaded, formula_weights(7));
+    }
+
+    /// `wav2lip convert`'s output (and the app's cached copy): f32 keeps every
+    /// bit; f16 halves the file and moves the output by a bounded amount.
+    #[test]
+    fn converted_safetensors_load_the_same_generator() {
+        let weights = formula_weights(7);
+        let convert = |precision| {
+            let mut file = Vec::new();
+            write_generator(&weights, precision, &[("source", "test")], |b| {
+                file.extend_from_slice(b);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+            let checkpoint = Checkpoint::open(file.as_slice()).unwrap();
+            assert_eq!(checkpoint.format, Format::Safetensors);
+            (file.len(), checkpoint.generator_weights().unwrap())
+        };
+        let (size32, exact) = convert(Precision::F32);
+        assert_eq!(exact, weights, "f32 conversion is lossless");
+        let (size16, half) = convert(Precision::F16);
+        assert!(size16 * 2 < size32 + 100_000, "f16: {size16} bytes vs f32 {size32}");
+        let max_err = error_against_the_original(&half);
+        println!("generator parity with f16 weights (flex, batch 4): max abs error {max_err:.3e}");
+        assert!(max_err <= 1e-2, "f16 weights: max abs error {max_err}");
     }
 }

@@ -1,15 +1,16 @@
 //! `wav2lip`: the native entry point, for tools and tests.
 
-use std::process::ExitCode;
-
 use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use wav2lip::blocking::block_on;
 use wav2lip::checkpoint::identify::Identity;
 use wav2lip::checkpoint::writer::{Entry, legacy_checkpoint};
+use wav2lip::checkpoint::safetensors::{self, Precision};
 use wav2lip::checkpoint::{Checkpoint, FileSource, Source};
-use wav2lip::generate::Generator;
+use wav2lip::generate::{Generator, Weights};
 use wav2lip::{formula, npy};
 use wav2lip::selftest;
 
@@ -21,9 +22,16 @@ commands:
                                  parameters, and whether it is a Wav2Lip generator
   generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|wgpu]
                                  run the generator: [B,1,80,16] + [B,6,96,96] -> [B,3,96,96]
-  formula-checkpoint [--seed N] -o FILE.pth
+  convert CHECKPOINT -o MODEL.safetensors [--f16]
+                                 keep only the generator, as safetensors (f32, or f16:
+                                 half the size, values rounded to about 3 digits)
+  bench [--checkpoint CKPT] [--device cpu|wgpu] [--batches 1,8,32] [--runs N]
+                                 time the generator (formula weights if no checkpoint)
+  formula-checkpoint [--seed N] [--released-size] -o FILE.pth
                                  write the oracle's formula weights (default seed 7) as a
-                                 checkpoint in the released layout, for tests
+                                 checkpoint in the released layout, for tests; with
+                                 --released-size, padded with optimizer state to the
+                                 436 MB of the authors' files
   selftest [--device cpu|wgpu]   run a 2-D convolution on a backend and compare it
                                  with a direct CPU computation (default: cpu)
 ";
@@ -34,6 +42,8 @@ fn main() -> ExitCode {
         Some("selftest") => selftest_command(&args[1..]),
         Some("inspect") => inspect_command(&args[1..]),
         Some("generate") => generate_command(&args[1..]),
+        Some("convert") => convert_command(&args[1..]),
+        Some("bench") => bench_command(&args[1..]),
         Some("formula-checkpoint") => formula_checkpoint_command(&args[1..]),
         Some("-h" | "--help") => {
             print!("{USAGE}");
@@ -124,14 +134,20 @@ fn read_npy(path: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
     npy::read_f32(&bytes).map_err(|e| format!("{path}: {e}"))
 }
 
+/// Boolean switches (`--f16`) taken out of `args`, the rest left for `flags`.
+fn switches(args: &[String], known: &[&str]) -> (Vec<String>, Vec<String>) {
+    args.iter().cloned().partition(|a| known.contains(&a.as_str()))
+}
+
+fn load_weights(path: &str) -> Result<Weights, String> {
+    let source = FileSource::open(std::path::Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
+    Checkpoint::open(&source).and_then(|c| c.generator_weights()).map_err(|e| format!("{path}: {e}"))
+}
+
 fn generate_command(args: &[String]) -> Result<(), String> {
     let flags = flags(args, &["--checkpoint", "--mel", "--face", "-o", "--device"])?;
     let device = device_named(flags.get("--device").copied().unwrap_or("cpu"))?;
-    let path = required(&flags, "--checkpoint")?;
-    let source = FileSource::open(std::path::Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
-    let weights = Checkpoint::open(&source)
-        .and_then(|c| c.generator_weights())
-        .map_err(|e| format!("{path}: {e}"))?;
+    let weights = load_weights(required(&flags, "--checkpoint")?)?;
     let generator = Generator::from_weights(&weights, &device)?;
 
     let (mel_shape, mel) = read_npy(required(&flags, "--mel")?)?;
@@ -146,26 +162,115 @@ fn generate_command(args: &[String]) -> Result<(), String> {
             "expected mel [B,1,80,16] and face [B,6,96,96] with the same B; got {mel_shape:?} and {face_shape:?}"
         ));
     }
-    let tensor = |values, shape: Vec<usize>| Tensor::<4>::from_data(TensorData::new(values, shape), &device);
-    let out = generator.forward(tensor(mel, mel_shape), tensor(face, face_shape));
-    let shape = out.dims().to_vec();
-    let values: Vec<f32> = block_on(out.into_data_async())
-        .map_err(|e| format!("reading the result failed: {e:?}"))?
-        .try_into_vec()
-        .map_err(|e| format!("unexpected result type: {e:?}"))?;
+    let (shape, values) = run_generator(&generator, &device, mel, face, mel_shape[0])?;
     let output = required(&flags, "-o")?;
     std::fs::write(output, npy::write_f32(&shape, &values)).map_err(|e| format!("{output}: {e}"))?;
     println!("wrote {output}: {shape:?}");
     Ok(())
 }
 
+/// One batch through the generator, read back to the CPU: `[B,3,96,96]`.
+fn run_generator(generator: &Generator, device: &Device, mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<(Vec<usize>, Vec<f32>), String> {
+    let mel = Tensor::<4>::from_data(TensorData::new(mel, [batch, 1, 80, 16]), device);
+    let face = Tensor::<4>::from_data(TensorData::new(face, [batch, 6, 96, 96]), device);
+    let out = generator.forward(mel, face);
+    let shape = out.dims().to_vec();
+    let values = block_on(out.into_data_async())
+        .map_err(|e| format!("reading the result failed: {e:?}"))?
+        .try_into_vec()
+        .map_err(|e| format!("unexpected result type: {e:?}"))?;
+    Ok((shape, values))
+}
+
+fn convert_command(args: &[String]) -> Result<(), String> {
+    let (half, args) = switches(args, &["--f16"]);
+    let Some((path, rest)) = args.split_first() else { return Err(format!("convert takes a checkpoint file\n\n{USAGE}")) };
+    let flags = flags(rest, &["-o"])?;
+    let output = required(&flags, "-o")?;
+    let precision = if half.is_empty() { Precision::F32 } else { Precision::F16 };
+    let weights = load_weights(path)?;
+    let source_name = std::path::Path::new(path).file_name().map_or(path.clone(), |n| n.to_string_lossy().into_owned());
+    let metadata = [
+        ("format", "pt"),
+        ("model", "wav2lip-generator"),
+        ("source", source_name.as_str()),
+        ("converted_by", concat!("wav2lip ", env!("CARGO_PKG_VERSION"))),
+    ];
+    // Written beside the target and renamed, so a failure never leaves half a model.
+    let partial = format!("{output}.partial");
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        safetensors::write_generator(&weights, precision, &metadata, |bytes| file.write_all(bytes))?;
+        file.into_inner()?.sync_all()?;
+        std::fs::rename(&partial, output)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        format!("{output}: {e}")
+    })?;
+    let size = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    println!("wrote {output}: Wav2Lip generator, {precision:?}, {:.1} MB", size as f64 / 1e6);
+    Ok(())
+}
+
+fn bench_command(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["--checkpoint", "--device", "--batches", "--runs"])?;
+    let device_name = flags.get("--device").copied().unwrap_or("cpu");
+    let device = device_named(device_name)?;
+    let batches: Vec<usize> = flags
+        .get("--batches")
+        .unwrap_or(&"1,8,32")
+        .split(',')
+        .map(|b| b.trim().parse().ok().filter(|&b| b > 0).ok_or_else(|| format!("--batches takes sizes like 1,8,32, not {b:?}")))
+        .collect::<Result<_, _>>()?;
+    let runs: usize = flags.get("--runs").map_or(Ok(3), |r| r.parse().ok().filter(|&r| r > 0).ok_or(format!("--runs takes a count, not {r:?}")))?;
+
+    let start = Instant::now();
+    let weights = match flags.get("--checkpoint") {
+        Some(path) => load_weights(path)?,
+        None => formula::generator(7).map(|(name, shape, values)| (name.to_string(), (shape, values))).collect(),
+    };
+    let read = start.elapsed();
+    let generator = Generator::from_weights(&weights, &device)?;
+    drop(weights);
+    println!("device {device_name}: weights read in {:.0} ms, on the device in {:.0} ms", read.as_secs_f64() * 1e3, (start.elapsed() - read).as_secs_f64() * 1e3);
+
+    for &batch in &batches {
+        let mel: Vec<f32> = (0..batch * 80 * 16).map(|i| formula::uniform(1, i as u64)).collect();
+        let face: Vec<f32> = (0..batch * 6 * 96 * 96).map(|i| 0.5 + 0.5 * formula::uniform(2, i as u64)).collect();
+        // The first run compiles kernels and sizes buffers; it is reported apart.
+        let first = Instant::now();
+        run_generator(&generator, &device, mel.clone(), face.clone(), batch)?;
+        let first = first.elapsed();
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            run_generator(&generator, &device, mel.clone(), face.clone(), batch)?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "batch {batch:>3}: {:8.1} ms/frame (median of {runs}: {:.0} ms per batch; first run {:.0} ms)",
+            median * 1e3 / batch as f64,
+            median * 1e3,
+            first.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
 fn formula_checkpoint_command(args: &[String]) -> Result<(), String> {
-    let flags = flags(args, &["--seed", "-o"])?;
+    let (released_size, args) = switches(args, &["--released-size"]);
+    let flags = flags(&args, &["--seed", "-o"])?;
     let seed = flags.get("--seed").map_or(Ok(7), |s| s.parse().map_err(|_| format!("--seed takes a number, not {s:?}")))?;
     let weights: Vec<_> = formula::generator(seed).collect();
     let entries: Vec<Entry> = weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
     let output = required(&flags, "-o")?;
-    std::fs::write(output, legacy_checkpoint(&entries, 0)).map_err(|e| format!("{output}: {e}"))?;
+    // The released files hold Adam's two moments beside the 36.3 M parameters.
+    let optimizer = if released_size.is_empty() { 0 } else { 2 * entries.iter().map(|e| e.values.len()).sum::<usize>() };
+    std::fs::write(output, legacy_checkpoint(&entries, optimizer)).map_err(|e| format!("{output}: {e}"))?;
     println!("wrote {output}: formula weights, seed {seed}, legacy format");
     Ok(())
 }

@@ -5,11 +5,13 @@
 //! earlier versions (the format of the 2020 Wav2Lip release). Both are read
 //! through [`Source`], random access by byte range, so that in the browser a
 //! 436 MB `File` is read by `Blob.slice` and only the generator's storages are
-//! ever loaded (the optimizer state in the same file is skipped).
+//! ever loaded (the optimizer state in the same file is skipped). Converted
+//! models are read from safetensors through the same interface.
 
 pub mod identify;
 mod legacy;
 pub mod pickle;
+pub mod safetensors;
 pub mod writer;
 mod zip;
 
@@ -84,7 +86,7 @@ impl Source for FileSource {
         let mut buf = vec![0; len];
         file.seek(SeekFrom::Start(offset))
             .and_then(|_| file.read_exact(&mut buf))
-            .map_err(|e| CheckpointError::Truncated(format!("reading failed: {e}")))?;
+            .map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
         Ok(buf)
     }
 }
@@ -99,6 +101,8 @@ pub enum CheckpointError {
     Malformed(String),
     /// A well-formed file, but not the model asked for.
     WrongModel(String),
+    /// The system could not read the file (moved, deleted, permissions).
+    Unreadable(String),
 }
 
 impl fmt::Display for CheckpointError {
@@ -106,8 +110,9 @@ impl fmt::Display for CheckpointError {
         match self {
             Self::Refused(m) => write!(f, "refused: {m}"),
             Self::Truncated(m) => write!(f, "the file is incomplete ({m}); download it again"),
-            Self::Malformed(m) => write!(f, "not a readable PyTorch checkpoint: {m}"),
+            Self::Malformed(m) => write!(f, "not a readable checkpoint: {m}"),
             Self::WrongModel(m) => write!(f, "{m}"),
+            Self::Unreadable(m) => write!(f, "the file could not be read ({m}); choose it again"),
         }
     }
 }
@@ -188,6 +193,34 @@ pub fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
+/// Single to IEEE half, rounding to nearest even; overflow becomes infinity.
+pub fn f32_to_f16(v: f32) -> u16 {
+    let bits = v.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let mant = bits & 0x7f_ffff;
+    if exp == 0xff {
+        // Infinity stays infinity; NaN keeps a quiet payload bit.
+        return sign | 0x7c00 | if mant != 0 { 0x200 | (mant >> 13) as u16 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    // Normal halves keep 10 mantissa bits; subnormal ones shift the implicit
+    // bit in. Either way the dropped bits round to nearest, ties to even.
+    let (m, shift) = if e > 0 { (mant, 13) } else { (mant | 0x80_0000, (14 - e) as u32) };
+    if shift > 24 {
+        return sign;
+    }
+    let base = (m >> shift) as u16 | if e > 0 { (e as u16) << 10 } else { 0 };
+    let rest = m & ((1 << shift) - 1);
+    let half = 1 << (shift - 1);
+    let round_up = rest > half || (rest == half && base & 1 == 1);
+    // A carry out of the mantissa correctly bumps the exponent.
+    sign | (base + round_up as u16)
+}
+
 /// A storage named by the pickle: where its bytes are is the container's business.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StorageRef {
@@ -255,6 +288,7 @@ impl TensorRef {
 pub enum Format {
     Zip,
     Legacy,
+    Safetensors,
 }
 
 /// A checkpoint opened for reading: its state_dict's tensors by name (the
@@ -269,11 +303,16 @@ pub struct Checkpoint<'s, S: Source + ?Sized> {
 enum Locator {
     Zip(zip::Archive),
     Legacy(legacy::Layout),
+    Safetensors(safetensors::Layout),
 }
 
 impl<'s, S: Source + ?Sized> Checkpoint<'s, S> {
     pub fn open(source: &'s S) -> Result<Self, CheckpointError> {
-        let head = source.read_at(0, source.len().min(4) as usize)?;
+        let head = source.read_at(0, source.len().min(9) as usize)?;
+        if safetensors::sniff(&head) {
+            let (tensors, layout) = safetensors::Layout::open(source)?;
+            return Ok(Self { source, format: Format::Safetensors, tensors, locate: Locator::Safetensors(layout) });
+        }
         let (format, root, locate) = if head.starts_with(b"PK\x03\x04") {
             let archive = zip::Archive::open(source)?;
             let root = pickle::read(&archive.read_pickle(source)?)?.value;
@@ -283,7 +322,7 @@ impl<'s, S: Source + ?Sized> Checkpoint<'s, S> {
             (Format::Legacy, root, Locator::Legacy(layout))
         } else {
             return Err(CheckpointError::Malformed(
-                "the file starts like neither a PyTorch zip checkpoint nor a legacy one".into(),
+                "the file starts like neither a PyTorch checkpoint (zip or legacy) nor safetensors".into(),
             ));
         };
         let tensors = state_dict(&root)?;
@@ -316,6 +355,7 @@ impl<'s, S: Source + ?Sized> Checkpoint<'s, S> {
         let offset = match &self.locate {
             Locator::Zip(archive) => archive.storage_offset(self.source, &storage.key, len)?,
             Locator::Legacy(layout) => layout.storage_offset(self.source, &storage.key, len)?,
+            Locator::Safetensors(layout) => layout.storage_offset(&storage.key)?,
         };
         self.source.read_at(offset, len)
     }

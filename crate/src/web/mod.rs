@@ -13,6 +13,8 @@ use wasm_bindgen::prelude::*;
 use crate::backend::{self, AdapterInfo, Backend, Choice, Preference};
 use crate::selftest;
 
+mod model;
+
 thread_local! {
     /// burn registers one WebGPU runtime per page; a second init fails, so the
     /// device is created once and cloned.
@@ -73,15 +75,18 @@ pub async fn check_convolution(backend: String) -> Result<JsValue, JsError> {
     let device = match backend.as_str() {
         "webgpu" => webgpu_device().await.map_err(|e| JsError::new(&e))?,
         "cpu" => Device::flex(),
-        "active" => ACTIVE
-            .with(|slot| slot.borrow().clone())
-            .ok_or_else(|| JsError::new("no backend yet: call initBackend first"))?,
+        "active" => active_device()?,
         other => return Err(JsError::new(&format!("unknown backend \"{other}\""))),
     };
     let report = selftest::conv2d_check(&device, selftest::CONV_CHECK)
         .await
         .map_err(|e| JsError::new(&e))?;
     to_js(&report)
+}
+
+/// The device `initBackend` chose.
+fn active_device() -> Result<Device, JsError> {
+    ACTIVE.with(|slot| slot.borrow().clone()).ok_or_else(|| JsError::new("no backend yet: call initBackend first"))
 }
 
 async fn webgpu_device() -> Result<Device, String> {

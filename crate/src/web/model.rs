@@ -1,0 +1,124 @@
+//! The generator in the browser: loaded from a file the worker reads by
+//! range (a user's `File` through `Blob.slice`, or the OPFS cache), then run
+//! batch by batch on the active device.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::{active_device, to_js};
+use crate::checkpoint::safetensors::{Precision, write_generator};
+use crate::checkpoint::{Checkpoint, CheckpointError, Source};
+use crate::generate::Generator;
+
+/// The generator and the device its weights live on.
+struct Model {
+    generator: Generator,
+    device: Device,
+}
+
+thread_local! {
+    static MODEL: RefCell<Option<Rc<Model>>> = const { RefCell::new(None) };
+}
+
+/// A file read through a synchronous JS function `(offset, length) =>
+/// Uint8Array` (FileReaderSync on `Blob.slice`, or an OPFS access handle), so
+/// only the byte ranges the reader asks for ever enter memory.
+struct JsSource {
+    len: u64,
+    read: js_sys::Function,
+}
+
+impl Source for JsSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError> {
+        if offset.checked_add(len as u64).is_none_or(|end| end > self.len) {
+            return Err(CheckpointError::Truncated(format!("the file ends before byte {}", offset + len as u64)));
+        }
+        let bytes = self
+            .read
+            .call2(&JsValue::NULL, &(offset as f64).into(), &(len as f64).into())
+            .map_err(|e| CheckpointError::Unreadable(e.as_string().unwrap_or_else(|| format!("{e:?}"))))?;
+        let bytes: js_sys::Uint8Array = bytes
+            .dyn_into()
+            .map_err(|_| CheckpointError::Unreadable("the reader returned no bytes".into()))?;
+        if bytes.length() as usize != len {
+            return Err(CheckpointError::Unreadable(format!("asked for {len} bytes, got {}", bytes.length())));
+        }
+        Ok(bytes.to_vec())
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModelReport {
+    format: String,
+    parameters: u64,
+    /// Bytes written to `cache`, when a cache was asked for.
+    cached_bytes: Option<u64>,
+}
+
+/// Load the generator from a file of `len` bytes read through `read`, make it
+/// the model `generate` runs, and when `cache` is given stream a compact copy
+/// through it (safetensors, f32: the exact weights, a third of the released
+/// file). `name` is recorded in the copy's metadata.
+#[wasm_bindgen(js_name = loadModel)]
+pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<js_sys::Function>) -> Result<JsValue, JsError> {
+    let device = active_device()?;
+    let source = JsSource { len: len as u64, read };
+    let checkpoint = Checkpoint::open(&source).map_err(|e| JsError::new(&e.to_string()))?;
+    let summary = checkpoint.summary();
+    let weights = checkpoint.generator_weights().map_err(|e| JsError::new(&e.to_string()))?;
+
+    let mut cached_bytes = None;
+    if let Some(cache) = cache {
+        let metadata = [("format", "pt"), ("model", "wav2lip-generator"), ("source", name.as_str())];
+        let mut written = 0u64;
+        write_generator(&weights, Precision::F32, &metadata, |bytes| {
+            written += bytes.len() as u64;
+            cache.call1(&JsValue::NULL, &js_sys::Uint8Array::from(bytes)).map(drop)
+        })
+        .map_err(|e| JsError::new(&format!("keeping a copy for the next visit failed: {}", e.as_string().unwrap_or_default())))?;
+        cached_bytes = Some(written);
+    }
+
+    let generator = Generator::from_weights(&weights, &device).map_err(|e| JsError::new(&e))?;
+    drop(weights);
+    MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(Model { generator, device })));
+    to_js(&ModelReport { format: format!("{:?}", summary.format), parameters: summary.parameters, cached_bytes })
+}
+
+/// Whether a model is loaded.
+#[wasm_bindgen(js_name = hasModel)]
+pub fn has_model() -> bool {
+    MODEL.with(|slot| slot.borrow().is_some())
+}
+
+/// One batch through the generator: mel `[B,1,80,16]` and face `[B,6,96,96]`
+/// (WAV2LIP.md's conventions) in, `[B,3,96,96]` in [0, 1] out.
+#[wasm_bindgen]
+pub async fn generate(mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<Vec<f32>, JsError> {
+    let model = MODEL
+        .with(|slot| slot.borrow().clone())
+        .ok_or_else(|| JsError::new("no model loaded: choose wav2lip.pth or wav2lip_gan.pth first"))?;
+    if batch == 0 || mel.len() != batch * 80 * 16 || face.len() != batch * 6 * 96 * 96 {
+        return Err(JsError::new(&format!(
+            "a batch of {batch} needs {} mel and {} face values; got {} and {}",
+            batch * 80 * 16,
+            batch * 6 * 96 * 96,
+            mel.len(),
+            face.len()
+        )));
+    }
+    let device = &model.device;
+    let mel = Tensor::<4>::from_data(TensorData::new(mel, [batch, 1, 80, 16]), device);
+    let face = Tensor::<4>::from_data(TensorData::new(face, [batch, 6, 96, 96]), device);
+    let out = model.generator.forward(mel, face);
+    let data = out.into_data_async().await.map_err(|e| JsError::new(&format!("reading the result failed: {e:?}")))?;
+    data.try_into_vec().map_err(|e| JsError::new(&format!("unexpected result type: {e:?}")))
+}

@@ -1,0 +1,78 @@
+// The generator in the browser, from a checkpoint file chosen in the page: the
+// oracle's formula weights (seed 7) in the released legacy layout, which the
+// authors' code turned into gen_out.npy. Batch 2: SwiftShader is slow.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { openApp, backendOf } from './harness.mjs';
+import { readNpy, firstItems, maxAbsDiff } from './npy.mjs';
+
+const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
+const GENERATED = process.env.WAV2LIP_FIXTURES ?? join(homedir(), '.cache/wav2lip/fixtures');
+const CHECKPOINT = join(GENERATED, 'formula7.pth');
+const BATCH = 2;
+
+function oracle() {
+  if (!existsSync(CHECKPOINT)) throw new Error(`${CHECKPOINT} is missing: run \`make test\` (it writes it with the CLI)`);
+  const take = (name) => firstItems(readNpy(join(FIXTURES, name)), BATCH).data;
+  return { mel: take('gen_mel.npy'), face: take('gen_face.npy'), expected: take('gen_out.npy') };
+}
+
+async function modelState(page, state, timeout = 300_000) {
+  await page.waitForSelector(`#model-status[data-state="${state}"]`, { timeout });
+  return page.locator('#model-status').textContent();
+}
+
+async function generateIn(page, { mel, face }) {
+  return page.evaluate(async ([mel, face, batch]) => {
+    const { out, seconds } = await window.wav2lip.call('generate', { mel: new Float32Array(mel), face: new Float32Array(face), batch });
+    return { out: Array.from(out), seconds };
+  }, [Array.from(mel), Array.from(face), BATCH]);
+}
+
+for (const [backend, tolerance] of [['webgpu', 1e-3], ['cpu', 1e-4]]) {
+  test(`a checkpoint chosen in the page runs on ${backend} and matches the original to ${tolerance}; a reload finds it kept`, async () => {
+    const data = oracle();
+    const app = await openApp(`/?backend=${backend}`);
+    try {
+      assert.equal(await backendOf(app.page), backend);
+      await modelState(app.page, 'none');
+      await app.page.setInputFiles('#model-file', CHECKPOINT);
+      const status = await modelState(app.page, 'ready');
+      assert.match(status, /formula7\.pth loaded, ready/);
+      assert.doesNotMatch(status, /could not be kept/);
+
+      const first = await generateIn(app.page, data);
+      const error = maxAbsDiff(first.out, data.expected);
+      console.log(`${backend}: batch ${BATCH} in ${first.seconds.toFixed(1)} s, max abs error ${error.toExponential(2)}`);
+      assert.ok(error <= tolerance, `max abs error ${error}`);
+
+      // The next visit: the converted copy in OPFS, with no file chosen.
+      await app.page.reload();
+      assert.match(await modelState(app.page, 'ready'), /formula7\.pth from an earlier visit, ready/);
+      const again = await generateIn(app.page, data);
+      assert.equal(maxAbsDiff(again.out, first.out), 0, 'the kept copy holds the exact weights');
+      assert.deepEqual(app.foreignRequests, []);
+    } finally {
+      await app.close();
+    }
+  });
+}
+
+test('files that are not the generator are refused with what they are', async () => {
+  const app = await openApp('/?backend=cpu');
+  try {
+    await backendOf(app.page);
+    await modelState(app.page, 'none');
+    await app.page.setInputFiles('#model-file', join(FIXTURES, 'layout_zip.pth'));
+    assert.match(await modelState(app.page, 'error'), /layout_zip\.pth: this looks like a modified or partial Wav2Lip generator/);
+    await app.page.setInputFiles('#model-file', { name: 'notes.pth', mimeType: 'application/octet-stream', buffer: Buffer.from('not a checkpoint at all') });
+    assert.match(await modelState(app.page, 'error'), /notes\.pth: not a readable checkpoint/);
+    const empty = await app.page.evaluate(() => window.wav2lip.call('generate', { mel: new Float32Array(1280), face: new Float32Array(55296), batch: 1 }).catch((e) => e.message));
+    assert.match(empty, /no model loaded/);
+  } finally {
+    await app.close();
+  }
+});
