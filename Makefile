@@ -7,7 +7,7 @@ PORT ?= 8080
 # Large files the browser tests need, written by the CLI (never committed).
 export WAV2LIP_FIXTURES ?= $(HOME)/.cache/wav2lip/fixtures
 
-.PHONY: setup wasm native serve test test-native test-e2e bench clean
+.PHONY: setup wasm native serve test test-native test-e2e bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -44,6 +44,14 @@ bench: native wasm $(WAV2LIP_FIXTURES)/formula7-released-size.pth
 $(WAV2LIP_FIXTURES)/formula7-released-size.pth:
 	mkdir -p $(WAV2LIP_FIXTURES)
 	cargo run --locked -q -p wav2lip -- formula-checkpoint --released-size -o $@
+
+# The checkpoint reader under libFuzzer; needs cargo-fuzz and a nightly
+# toolchain (not installed by setup: a developer's tool, not CI's).
+FUZZ_RUNS ?= 1000000
+fuzz:
+	mkdir -p crate/fuzz/corpus/checkpoint
+	cp -n tests/fixtures/*.pth crate/fuzz/corpus/checkpoint/
+	cd crate && cargo +nightly fuzz run --sanitizer none checkpoint -- -runs=$(FUZZ_RUNS) -max_len=262144 -rss_limit_mb=2048 -timeout=10
 
 clean:
 	rm -rf www/pkg

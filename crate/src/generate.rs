@@ -194,13 +194,16 @@ impl Loader<'_> {
         let var = self.get(&format!("{bn}.running_var"), &[cout])?;
 
         let scale: Vec<f32> = (0..cout).map(|o| gamma[o] / (var[o] + BN_EPS).sqrt()).collect();
+        // Each output channel's weights are runs of `cin*k*k` (conv) or `k*k`
+        // (transposed, channels cycling) values.
         let kk = k * k;
-        for (i, w) in weight.iter_mut().enumerate() {
-            let o = match kind {
-                Kind::Conv { .. } => i / (cin * kk),
-                Kind::Transposed { .. } => (i / kk) % cout,
-            };
-            *w *= scale[o];
+        let run = match kind {
+            Kind::Conv { .. } => cin * kk,
+            Kind::Transposed { .. } => kk,
+        };
+        for (i, chunk) in weight.chunks_mut(run).enumerate() {
+            let s = scale[i % cout];
+            chunk.iter_mut().for_each(|w| *w *= s);
         }
         let bias: Vec<f32> = (0..cout).map(|o| (bias[o] - mean[o]) * scale[o] + beta[o]).collect();
         Ok(Block {

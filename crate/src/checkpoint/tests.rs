@@ -291,3 +291,15 @@ fn safetensors_written_by_us_read_back_exactly_and_in_half_precision() {
         }
     }
 }
+
+#[test]
+fn stride_zero_views_cannot_expand_a_small_file() {
+    // _rebuild_tensor_v2 of a 1-element storage as shape (2^30,), stride (0,):
+    // 4 GB if read; refused when the pickle is read.
+    let storage = StorageRef { key: "0".into(), dtype: DType::F32, numel: 1 };
+    let err = TensorRef::new(storage.clone(), 0, vec![1 << 30], vec![0]).err().expect("accepted");
+    assert!(err.to_string().contains("repeats the 1 elements"), "{err}");
+    // Legitimate views stay: a transposed 1x1 and a scalar.
+    assert!(TensorRef::new(storage.clone(), 0, vec![1, 1], vec![0, 0]).is_ok());
+    assert!(TensorRef::new(storage, 0, vec![], vec![]).is_ok());
+}

@@ -61,6 +61,11 @@ struct ModelReport {
     parameters: u64,
     /// Bytes written to `cache`, when a cache was asked for.
     cached_bytes: Option<u64>,
+    /// Where the time went: reading the weights, writing the copy, and
+    /// preparing them on the device.
+    read_seconds: f64,
+    cache_seconds: f64,
+    device_seconds: f64,
 }
 
 /// Load the generator from a file of `len` bytes read through `read`, make it
@@ -70,11 +75,14 @@ struct ModelReport {
 #[wasm_bindgen(js_name = loadModel)]
 pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<js_sys::Function>) -> Result<JsValue, JsError> {
     let device = active_device()?;
+    let clock = js_sys::Date::now;
+    let started = clock();
     let source = JsSource { len: len as u64, read };
     let checkpoint = Checkpoint::open(&source).map_err(|e| JsError::new(&e.to_string()))?;
     let summary = checkpoint.summary();
     let weights = checkpoint.generator_weights().map_err(|e| JsError::new(&e.to_string()))?;
 
+    let read = clock();
     let mut cached_bytes = None;
     if let Some(cache) = cache {
         let metadata = [("format", "pt"), ("model", "wav2lip-generator"), ("source", name.as_str())];
@@ -87,10 +95,19 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
         cached_bytes = Some(written);
     }
 
+    let cached = clock();
     let generator = Generator::from_weights(&weights, &device).map_err(|e| JsError::new(&e))?;
     drop(weights);
     MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(Model { generator, device })));
-    to_js(&ModelReport { format: format!("{:?}", summary.format), parameters: summary.parameters, cached_bytes })
+    let seconds = |from: f64, to: f64| (to - from) / 1e3;
+    to_js(&ModelReport {
+        format: format!("{:?}", summary.format),
+        parameters: summary.parameters,
+        cached_bytes,
+        read_seconds: seconds(started, read),
+        cache_seconds: seconds(read, cached),
+        device_seconds: seconds(cached, clock()),
+    })
 }
 
 /// Whether a model is loaded.
