@@ -51,7 +51,7 @@ FUZZ_RUNS ?= 1000000
 fuzz:
 	mkdir -p crate/fuzz/corpus/checkpoint
 	cp -n tests/fixtures/*.pth crate/fuzz/corpus/checkpoint/
-	cd crate && cargo +nightly fuzz run --sanitizer none checkpoint -- -runs=$(FUZZ_RUNS) -max_len=262144 -rss_limit_mb=2048 -timeout=10
+	cd crate && env -u CARGO_TARGET_DIR cargo +nightly fuzz run --sanitizer none checkpoint -- -runs=$(FUZZ_RUNS) -max_len=262144 -rss_limit_mb=2048 -timeout=10
 
 clean:
 	rm -rf www/pkg
