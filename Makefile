@@ -50,7 +50,7 @@ $(WAV2LIP_FIXTURES)/formula7-released-size.pth:
 FUZZ_RUNS ?= 1000000
 fuzz:
 	mkdir -p crate/fuzz/corpus/checkpoint
-	cp -n tests/fixtures/*.pth crate/fuzz/corpus/checkpoint/
+	cp -n tests/fixtures/*.pth tests/fixtures/*.safetensors crate/fuzz/corpus/checkpoint/
 	cd crate && env -u CARGO_TARGET_DIR cargo +nightly fuzz run --sanitizer none checkpoint -- -runs=$(FUZZ_RUNS) -max_len=262144 -rss_limit_mb=2048 -timeout=10
 
 clean:

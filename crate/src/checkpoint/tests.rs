@@ -303,3 +303,13 @@ fn stride_zero_views_cannot_expand_a_small_file() {
     assert!(TensorRef::new(storage.clone(), 0, vec![1, 1], vec![0, 0]).is_ok());
     assert!(TensorRef::new(storage, 0, vec![], vec![]).is_ok());
 }
+
+#[test]
+fn reads_the_safetensors_fixture_with_a_scalar() {
+    // tests/fixtures/spec.safetensors: F32 [2,2], F16 [3], I64 scalar 7 (also a fuzzing seed).
+    let bytes = fixture("spec.safetensors");
+    let checkpoint = Checkpoint::open(bytes.as_slice()).unwrap();
+    let values: Vec<Vec<f32>> = checkpoint.tensors.iter().map(|(_, t)| checkpoint.read(t).unwrap()).collect();
+    assert_eq!(values, [vec![1.0, -2.0, 0.5, 3.25], vec![1.0, -2.0, 0.5], vec![7.0]]);
+    assert!(checkpoint.tensors[2].1.shape.is_empty());
+}
