@@ -2,12 +2,14 @@
 //!
 //! The pipeline, one module per stage, grows as the stages land:
 //! audio → detect → crop → generate → blend, plus checkpoint loading.
-//! Today the core knows how to pick a compute backend ([`backend`]) and how to
-//! prove that backend computes correctly ([`selftest`]).
+//! Today: the audio front end ([`audio`]), checkpoint loading
+//! ([`checkpoint`]), the generator ([`generate`]), and the compute backend's
+//! choice ([`backend`]) and proof ([`selftest`]).
 //!
 //! [`web`] is the only module that knows about the browser; the `wav2lip`
 //! binary (`src/bin/wav2lip.rs`) is the only native entry point.
 
+pub mod audio;
 pub mod backend;
 pub mod checkpoint;
 pub mod formula;

@@ -12,12 +12,14 @@ use wav2lip::checkpoint::safetensors::{self, Precision};
 use wav2lip::checkpoint::{Checkpoint, FileSource, Source};
 use wav2lip::generate::{Generator, Weights};
 use wav2lip::{formula, npy};
+use wav2lip::audio::mel;
 use wav2lip::selftest;
 
 const USAGE: &str = "\
 usage: wav2lip <command>
 
 commands:
+  mel AUDIO.wav -o MEL.npy       Wav2Lip's mel spectrogram of a recording: [80, T] float32
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
   generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|wgpu]
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("selftest") => selftest_command(&args[1..]),
+        Some("mel") => mel_command(&args[1..]),
         Some("inspect") => inspect_command(&args[1..]),
         Some("generate") => generate_command(&args[1..]),
         Some("convert") => convert_command(&args[1..]),
@@ -87,6 +90,39 @@ fn device_named(name: &str) -> Result<Device, String> {
             .map_err(|e| format!("no wgpu device: {e} (a Vulkan or Metal driver is needed)")),
         other => Err(format!("unknown device \"{other}\": use cpu or wgpu")),
     }
+}
+
+/// A WAV file as mono f32 in [-1, 1) and its sample rate.
+fn read_wav(path: &str) -> Result<(Vec<f32>, u32), String> {
+    let reader = hound::WavReader::open(path).map_err(|e| format!("{path}: not a readable WAV file ({e})"))?;
+    let spec = reader.spec();
+    let samples: Result<Vec<f32>, _> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.into_samples::<f32>().collect(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader.into_samples::<i32>().map(|s| s.map(|s| s as f32 * scale)).collect()
+        }
+    };
+    let samples = samples.map_err(|e| format!("{path}: {e}"))?;
+    Ok((wav2lip::audio::to_mono(&samples, spec.channels as usize), spec.sample_rate))
+}
+
+fn mel_command(args: &[String]) -> Result<(), String> {
+    let Some((path, rest)) = args.split_first() else { return Err(format!("mel takes an audio file\n\n{USAGE}")) };
+    let flags = flags(rest, &["-o"])?;
+    let output = required(&flags, "-o")?;
+    let (samples, rate) = read_wav(path)?;
+    if rate != mel::SAMPLE_RATE {
+        return Err(format!("{path}: {rate} Hz; this build reads 16 kHz WAV only (convert it first, e.g. with ffmpeg -ar 16000)"));
+    }
+    let spectrogram = mel::MelSpectrogram::new().compute(&samples);
+    let columns = spectrogram.len() / mel::N_MELS;
+    if columns == 0 {
+        return Err(format!("{path}: the recording holds no sound"));
+    }
+    std::fs::write(output, npy::write_f32(&[mel::N_MELS, columns], &spectrogram)).map_err(|e| format!("{output}: {e}"))?;
+    println!("wrote {output}: [{}, {columns}] ({:.2} s of audio)", mel::N_MELS, samples.len() as f64 / rate as f64);
+    Ok(())
 }
 
 fn inspect_command(args: &[String]) -> Result<(), String> {
