@@ -11,7 +11,7 @@ function showModel(state, text) {
 }
 
 function describeModel({ name, seconds, cached }, origin) {
-  const what = name ? `${name}` : 'the Wav2Lip generator';
+  const what = name || 'the Wav2Lip generator';
   return `Model: ${what} ${origin}, ready (${seconds.toFixed(1)} s)${cached ? '' : '; it could not be kept for the next visit'}.`;
 }
 

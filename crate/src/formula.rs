@@ -47,3 +47,8 @@ pub fn generator(seed: u64) -> impl Iterator<Item = (&'static str, Vec<usize>, V
         (name, shape, values)
     })
 }
+
+/// The same, keyed by name, as the generator loads them.
+pub fn weights(seed: u64) -> crate::generate::Weights {
+    generator(seed).map(|(name, shape, values)| (name.to_string(), (shape, values))).collect()
+}

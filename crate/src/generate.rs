@@ -105,7 +105,13 @@ pub struct Generator {
     face_decoder: Vec<Vec<Block>>,
     output_block: Block,
     output_conv: (Tensor<4>, Tensor<1>),
+    /// Where the weights live; inputs are put there too.
+    device: Device,
 }
+
+/// Values in one frame of each input and of the output.
+pub const MEL_VALUES: usize = 80 * 16;
+pub const FACE_VALUES: usize = 6 * 96 * 96;
 
 impl Generator {
     /// Build from the released state_dict's tensors (names without `module.`).
@@ -134,7 +140,27 @@ impl Generator {
                 loader.tensor::<4>("output_block.1.weight", &[3, 32, 1, 1])?,
                 loader.tensor::<1>("output_block.1.bias", &[3])?,
             ),
+            device: device.clone(),
         })
+    }
+
+    /// One batch from flat row-major values, read back to the CPU: `batch`
+    /// frames of mel `[1,80,16]` and face `[6,96,96]` → `[batch,3,96,96]`.
+    pub async fn run(&self, mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<Vec<f32>, String> {
+        if batch == 0 || mel.len() != batch * MEL_VALUES || face.len() != batch * FACE_VALUES {
+            return Err(format!(
+                "a batch of {batch} needs {} mel and {} face values; got {} and {}",
+                batch * MEL_VALUES,
+                batch * FACE_VALUES,
+                mel.len(),
+                face.len()
+            ));
+        }
+        let mel = Tensor::<4>::from_data(TensorData::new(mel, [batch, 1, 80, 16]), &self.device);
+        let face = Tensor::<4>::from_data(TensorData::new(face, [batch, 6, 96, 96]), &self.device);
+        let out = self.forward(mel, face);
+        let data = out.into_data_async().await.map_err(|e| format!("reading the result failed: {e:?}"))?;
+        data.try_into_vec().map_err(|e| format!("unexpected result type: {e:?}"))
     }
 
     /// `mel [B,1,80,16]`, `face [B,6,96,96]` (BGR, 0..1) → `[B,3,96,96]` (BGR, 0..1).
@@ -226,29 +252,21 @@ mod tests {
         npy::read_f32(&std::fs::read(path).unwrap()).unwrap()
     }
 
-    pub(super) fn formula_weights(seed: u64) -> Weights {
-        formula::generator(seed).map(|(name, shape, values)| (name.to_string(), (shape, values))).collect()
-    }
-
     /// Max abs difference from `gen_out.npy`, which the authors' code produced
     /// from `gen_mel.npy` and `gen_face.npy` with the formula weights of seed 7.
     pub(super) fn error_against_the_original(weights: &Weights) -> f32 {
-        let device = Device::flex();
-        let generator = Generator::from_weights(weights, &device).unwrap();
-        let input = |name| {
-            let (shape, values) = fixture(name);
-            Tensor::<4>::from_data(TensorData::new(values, shape), &device)
-        };
-        let out = generator.forward(input("gen_mel.npy"), input("gen_face.npy"));
-        let (shape, expected) = fixture("gen_out.npy");
-        assert_eq!(out.dims().to_vec(), shape);
-        let got: Vec<f32> = block_on(out.into_data_async()).unwrap().try_into_vec().unwrap();
+        let generator = Generator::from_weights(weights, &Device::flex()).unwrap();
+        let (mel_shape, mel) = fixture("gen_mel.npy");
+        let (_, face) = fixture("gen_face.npy");
+        let got = block_on(generator.run(mel, face, mel_shape[0])).unwrap();
+        let (_, expected) = fixture("gen_out.npy");
+        assert_eq!(got.len(), expected.len());
         got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
     }
 
     #[test]
     fn matches_the_original_on_the_cpu_backend() {
-        let max_err = error_against_the_original(&formula_weights(7));
+        let max_err = error_against_the_original(&formula::weights(7));
         println!("generator parity (flex, batch 4): max abs error {max_err:.3e}");
         assert!(max_err <= 1e-4, "max abs error {max_err}");
     }
@@ -256,10 +274,10 @@ mod tests {
 
 #[cfg(test)]
 mod checkpoint_tests {
-    use super::tests::{error_against_the_original, formula_weights};
+    use super::tests::error_against_the_original;
     use crate::checkpoint::safetensors::{Precision, write_generator};
-    use crate::checkpoint::writer::{Entry, legacy_checkpoint};
-    use crate::checkpoint::{Checkpoint, Format};
+    use crate::checkpoint::writer::legacy_checkpoint;
+    use crate::checkpoint::{Checkpoint, Entry, Format};
     use crate::formula;
 
     /// The formula weights written in the released layout (legacy format, with
@@ -275,14 +293,14 @@ mod checkpoint_tests {
         let summary = checkpoint.summary();
         assert_eq!((summary.tensors, summary.parameters), (352, 36_298_035));
         let loaded = checkpoint.generator_weights().unwrap();
-        assert_eq!(loaded, formula_weights(7));
+        assert_eq!(loaded, formula::weights(7));
     }
 
     /// `wav2lip convert`'s output (and the app's cached copy): f32 keeps every
     /// bit; f16 halves the file and moves the output by a bounded amount.
     #[test]
     fn converted_safetensors_load_the_same_generator() {
-        let weights = formula_weights(7);
+        let weights = formula::weights(7);
         let convert = |precision| {
             let mut file = Vec::new();
             write_generator(&weights, precision, &[("source", "test")], |b| {

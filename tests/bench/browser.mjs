@@ -5,7 +5,7 @@
 //   node tests/bench/browser.mjs CHECKPOINT.pth
 //   BACKENDS=cpu,webgpu CPU_BATCHES=1,8,32 WEBGPU_BATCHES=1 RUNS=3 node tests/bench/browser.mjs …
 import { statSync } from 'node:fs';
-import { openApp, backendOf } from '../e2e/harness.mjs';
+import { openApp, backendOf, modelState } from '../e2e/harness.mjs';
 
 const [checkpoint] = process.argv.slice(2);
 if (!checkpoint) {
@@ -19,8 +19,7 @@ const runs = Number(process.env.RUNS ?? 3);
 const batches = { cpu: list('CPU_BATCHES', '1,8,32'), webgpu: list('WEBGPU_BATCHES', '1') };
 
 async function ready(page) {
-  await page.waitForSelector('#model-status[data-state="ready"], #model-status[data-state="error"]', { timeout: 1_800_000 });
-  const text = await page.locator('#model-status').textContent();
+  const text = await modelState(page, ['ready', 'error'], 1_800_000);
   if (!/ready/.test(text)) throw new Error(text);
   return text;
 }
@@ -34,7 +33,7 @@ for (const backend of backends) {
     const chosen = await backendOf(app.page);
     const adapter = await app.page.locator('#backend').textContent();
     console.log(`\n${backend} (${chosen}): ${adapter.replace(/\s+/g, ' ').trim()}`);
-    await app.page.waitForSelector('#model-status[data-state="none"]');
+    await modelState(app.page, 'none');
     await app.page.setInputFiles('#model-file', checkpoint);
     console.log(`  load from File (incl. writing the OPFS copy): ${seconds(await ready(app.page)).toFixed(2)} s`);
     await app.page.reload();

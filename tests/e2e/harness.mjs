@@ -57,3 +57,13 @@ export async function backendOf(page) {
   await page.waitForSelector('#backend[data-backend]', { timeout: 120_000 });
   return page.locator('#backend').getAttribute('data-backend');
 }
+
+/**
+ * Wait until the page's model status is in one of `states` (none, loading,
+ * ready, error); returns the status text.
+ */
+export async function modelState(page, states, timeout = 300_000) {
+  const selector = [states].flat().map((state) => `#model-status[data-state="${state}"]`).join(', ');
+  await page.waitForSelector(selector, { timeout });
+  return page.locator('#model-status').textContent();
+}

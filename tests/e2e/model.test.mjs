@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { openApp, backendOf } from './harness.mjs';
+import { openApp, backendOf, modelState } from './harness.mjs';
 import { readNpy, firstItems, maxAbsDiff } from './npy.mjs';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
@@ -18,11 +18,6 @@ function oracle() {
   if (!existsSync(CHECKPOINT)) throw new Error(`${CHECKPOINT} is missing: run \`make test\` (it writes it with the CLI)`);
   const take = (name) => firstItems(readNpy(join(FIXTURES, name)), BATCH).data;
   return { mel: take('gen_mel.npy'), face: take('gen_face.npy'), expected: take('gen_out.npy') };
-}
-
-async function modelState(page, state, timeout = 300_000) {
-  await page.waitForSelector(`#model-status[data-state="${state}"]`, { timeout });
-  return page.locator('#model-status').textContent();
 }
 
 async function generateIn(page, { mel, face }) {

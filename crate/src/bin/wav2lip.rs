@@ -4,12 +4,12 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use wav2lip::blocking::block_on;
 use wav2lip::checkpoint::identify::Identity;
-use wav2lip::checkpoint::writer::{Entry, legacy_checkpoint};
+use wav2lip::checkpoint::writer::legacy_checkpoint;
 use wav2lip::checkpoint::safetensors::{self, Precision};
-use wav2lip::checkpoint::{Checkpoint, FileSource, Source};
+use wav2lip::checkpoint::{Checkpoint, Entry, FileSource, Source};
 use wav2lip::generate::{Generator, Weights};
 use wav2lip::{formula, npy};
 use wav2lip::audio::mel;
@@ -198,24 +198,13 @@ fn generate_command(args: &[String]) -> Result<(), String> {
             "expected mel [B,1,80,16] and face [B,6,96,96] with the same B; got {mel_shape:?} and {face_shape:?}"
         ));
     }
-    let (shape, values) = run_generator(&generator, &device, mel, face, mel_shape[0])?;
+    let batch = mel_shape[0];
+    let values = block_on(generator.run(mel, face, batch))?;
+    let shape = [batch, 3, 96, 96];
     let output = required(&flags, "-o")?;
     std::fs::write(output, npy::write_f32(&shape, &values)).map_err(|e| format!("{output}: {e}"))?;
     println!("wrote {output}: {shape:?}");
     Ok(())
-}
-
-/// One batch through the generator, read back to the CPU: `[B,3,96,96]`.
-fn run_generator(generator: &Generator, device: &Device, mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<(Vec<usize>, Vec<f32>), String> {
-    let mel = Tensor::<4>::from_data(TensorData::new(mel, [batch, 1, 80, 16]), device);
-    let face = Tensor::<4>::from_data(TensorData::new(face, [batch, 6, 96, 96]), device);
-    let out = generator.forward(mel, face);
-    let shape = out.dims().to_vec();
-    let values = block_on(out.into_data_async())
-        .map_err(|e| format!("reading the result failed: {e:?}"))?
-        .try_into_vec()
-        .map_err(|e| format!("unexpected result type: {e:?}"))?;
-    Ok((shape, values))
 }
 
 fn convert_command(args: &[String]) -> Result<(), String> {
@@ -265,7 +254,7 @@ fn bench_command(args: &[String]) -> Result<(), String> {
     let start = Instant::now();
     let weights = match flags.get("--checkpoint") {
         Some(path) => load_weights(path)?,
-        None => formula::generator(7).map(|(name, shape, values)| (name.to_string(), (shape, values))).collect(),
+        None => formula::weights(7),
     };
     let read = start.elapsed();
     let generator = Generator::from_weights(&weights, &device)?;
@@ -277,12 +266,12 @@ fn bench_command(args: &[String]) -> Result<(), String> {
         let face: Vec<f32> = (0..batch * 6 * 96 * 96).map(|i| 0.5 + 0.5 * formula::uniform(2, i as u64)).collect();
         // The first run compiles kernels and sizes buffers; it is reported apart.
         let first = Instant::now();
-        run_generator(&generator, &device, mel.clone(), face.clone(), batch)?;
+        block_on(generator.run(mel.clone(), face.clone(), batch))?;
         let first = first.elapsed();
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
             let t = Instant::now();
-            run_generator(&generator, &device, mel.clone(), face.clone(), batch)?;
+            block_on(generator.run(mel.clone(), face.clone(), batch))?;
             times.push(t.elapsed().as_secs_f64());
         }
         times.sort_by(f64::total_cmp);

@@ -82,7 +82,7 @@ impl Layout {
     }
 
     /// Byte offset of `key`'s data, after checking its element-count header.
-    pub fn storage_offset<S: Source + ?Sized>(&self, source: &S, key: &str, _len: usize) -> Result<u64, CheckpointError> {
+    pub fn storage_offset<S: Source + ?Sized>(&self, source: &S, key: &str) -> Result<u64, CheckpointError> {
         let &(at, numel) = self
             .offsets
             .get(key)

@@ -40,6 +40,15 @@ impl Source for [u8] {
     }
 }
 
+/// Ok when bytes `offset..offset+len` lie inside a file of `file_len` bytes:
+/// every [`Source`] checks this before it reads.
+pub(crate) fn check_range(offset: u64, len: usize, file_len: u64) -> Result<(), CheckpointError> {
+    match offset.checked_add(len as u64) {
+        Some(end) if end <= file_len => Ok(()),
+        _ => Err(past_end(offset, len, file_len)),
+    }
+}
+
 fn past_end(offset: u64, len: usize, file_len: u64) -> CheckpointError {
     CheckpointError::Truncated(format!(
         "the file ends before byte {} (it has {file_len})",
@@ -79,9 +88,7 @@ impl Source for FileSource {
     }
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError> {
         use std::io::{Read, Seek, SeekFrom};
-        if offset.checked_add(len as u64).is_none_or(|end| end > self.len) {
-            return Err(past_end(offset, len, self.len));
-        }
+        check_range(offset, len, self.len)?;
         let mut file = self.file.borrow_mut();
         let mut buf = vec![0; len];
         file.seek(SeekFrom::Start(offset))
@@ -303,6 +310,21 @@ impl TensorRef {
     }
 }
 
+/// One named tensor for a writer (`writer` for the legacy layout,
+/// `safetensors`): its name without `module.`, shape, and values.
+pub struct Entry<'a> {
+    pub name: &'a str,
+    pub shape: &'a [usize],
+    pub values: &'a [f32],
+}
+
+impl Entry<'_> {
+    /// BatchNorm's batch counters, which PyTorch stores as int64.
+    fn is_counter(&self) -> bool {
+        self.name.ends_with("num_batches_tracked")
+    }
+}
+
 /// Which container a checkpoint uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -374,7 +396,7 @@ impl<'s, S: Source + ?Sized> Checkpoint<'s, S> {
         let len = len.and_then(|l| usize::try_from(l).ok()).ok_or_else(|| CheckpointError::Malformed("storage too large".into()))?;
         let offset = match &self.locate {
             Locator::Zip(archive) => archive.storage_offset(self.source, &storage.key, len)?,
-            Locator::Legacy(layout) => layout.storage_offset(self.source, &storage.key, len)?,
+            Locator::Legacy(layout) => layout.storage_offset(self.source, &storage.key)?,
             Locator::Safetensors(layout) => layout.storage_offset(&storage.key)?,
         };
         self.source.read_at(offset, len)

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 
-use super::{CheckpointError, DType, Source, StorageRef, TensorRef, contiguous_strides, f32_to_f16};
+use super::{CheckpointError, DType, Entry, Source, StorageRef, TensorRef, contiguous_strides, f32_to_f16};
 
 /// The reference implementation's limit; a real header is a few tens of KB.
 const MAX_HEADER: u64 = 100 << 20;
@@ -118,15 +118,8 @@ pub enum Precision {
     F16,
 }
 
-/// One tensor to write: integer-valued BatchNorm counters stay int64.
-pub struct Entry<'a> {
-    pub name: &'a str,
-    pub shape: &'a [usize],
-    pub values: &'a [f32],
-}
-
 fn stored_dtype(entry: &Entry, precision: Precision) -> DType {
-    match (entry.name.ends_with("num_batches_tracked"), precision) {
+    match (entry.is_counter(), precision) {
         (true, _) => DType::I64,
         (false, Precision::F32) => DType::F32,
         (false, Precision::F16) => DType::F16,

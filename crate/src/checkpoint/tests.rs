@@ -263,8 +263,7 @@ fn reads_safetensors_as_specified() {
 #[test]
 fn safetensors_written_by_us_read_back_exactly_and_in_half_precision() {
     let weights = [("w", vec![3, 2], vec![0.1f32, -0.2, 0.3, 1e-5, 70000.0, -0.0]), ("bn.num_batches_tracked", vec![], vec![12345.0])];
-    let entries: Vec<safetensors::Entry> =
-        weights.iter().map(|(name, shape, values)| safetensors::Entry { name, shape, values }).collect();
+    let entries: Vec<Entry> = weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
     for precision in [safetensors::Precision::F32, safetensors::Precision::F16] {
         let mut file = Vec::new();
         safetensors::write(&entries, precision, &[("source", "test")], |b| {

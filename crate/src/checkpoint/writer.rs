@@ -3,16 +3,8 @@
 //! 'optimizer': {...}, 'global_step': 0, 'global_epoch': 0}`. For tests and
 //! tools: it lets the formula weights travel as a real checkpoint file.
 
-use super::contiguous_strides;
 use super::legacy::MAGIC;
-
-/// One tensor: its name without `module.`, shape, and values. Names ending in
-/// `num_batches_tracked` are written as int64, as PyTorch does.
-pub struct Entry<'a> {
-    pub name: &'a str,
-    pub shape: &'a [usize],
-    pub values: &'a [f32],
-}
+use super::{Entry, contiguous_strides};
 
 struct Pickle(Vec<u8>);
 
@@ -63,8 +55,7 @@ pub fn legacy_checkpoint(entries: &[Entry], optimizer_floats: usize) -> Vec<u8> 
     let mut storages: Vec<(String, Vec<u8>, usize)> = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let key = i.to_string();
-        let long = entry.name.ends_with("num_batches_tracked");
-        let (storage, bytes): (&str, Vec<u8>) = if long {
+        let (storage, bytes): (&str, Vec<u8>) = if entry.is_counter() {
             ("LongStorage", entry.values.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect())
         } else {
             ("FloatStorage", entry.values.iter().flat_map(|v| v.to_le_bytes()).collect())

@@ -5,23 +5,16 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{active_device, to_js};
 use crate::checkpoint::safetensors::{Precision, write_generator};
-use crate::checkpoint::{Checkpoint, CheckpointError, Source};
+use crate::checkpoint::{Checkpoint, CheckpointError, Source, check_range};
 use crate::generate::Generator;
 
-/// The generator and the device its weights live on.
-struct Model {
-    generator: Generator,
-    device: Device,
-}
-
 thread_local! {
-    static MODEL: RefCell<Option<Rc<Model>>> = const { RefCell::new(None) };
+    static MODEL: RefCell<Option<Rc<Generator>>> = const { RefCell::new(None) };
 }
 
 /// A file read through a synchronous JS function `(offset, length) =>
@@ -37,9 +30,7 @@ impl Source for JsSource {
         self.len
     }
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError> {
-        if offset.checked_add(len as u64).is_none_or(|end| end > self.len) {
-            return Err(CheckpointError::Truncated(format!("the file ends before byte {}", offset + len as u64)));
-        }
+        check_range(offset, len, self.len)?;
         let bytes = self
             .read
             .call2(&JsValue::NULL, &(offset as f64).into(), &(len as f64).into())
@@ -98,7 +89,7 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
     let cached = clock();
     let generator = Generator::from_weights(&weights, &device).map_err(|e| JsError::new(&e))?;
     drop(weights);
-    MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(Model { generator, device })));
+    MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(generator)));
     let seconds = |from: f64, to: f64| (to - from) / 1e3;
     to_js(&ModelReport {
         format: format!("{:?}", summary.format),
@@ -110,32 +101,12 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
     })
 }
 
-/// Whether a model is loaded.
-#[wasm_bindgen(js_name = hasModel)]
-pub fn has_model() -> bool {
-    MODEL.with(|slot| slot.borrow().is_some())
-}
-
 /// One batch through the generator: mel `[B,1,80,16]` and face `[B,6,96,96]`
 /// (WAV2LIP.md's conventions) in, `[B,3,96,96]` in [0, 1] out.
 #[wasm_bindgen]
 pub async fn generate(mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<Vec<f32>, JsError> {
-    let model = MODEL
+    let generator = MODEL
         .with(|slot| slot.borrow().clone())
         .ok_or_else(|| JsError::new("no model loaded: choose wav2lip.pth or wav2lip_gan.pth first"))?;
-    if batch == 0 || mel.len() != batch * 80 * 16 || face.len() != batch * 6 * 96 * 96 {
-        return Err(JsError::new(&format!(
-            "a batch of {batch} needs {} mel and {} face values; got {} and {}",
-            batch * 80 * 16,
-            batch * 6 * 96 * 96,
-            mel.len(),
-            face.len()
-        )));
-    }
-    let device = &model.device;
-    let mel = Tensor::<4>::from_data(TensorData::new(mel, [batch, 1, 80, 16]), device);
-    let face = Tensor::<4>::from_data(TensorData::new(face, [batch, 6, 96, 96]), device);
-    let out = model.generator.forward(mel, face);
-    let data = out.into_data_async().await.map_err(|e| JsError::new(&format!("reading the result failed: {e:?}")))?;
-    data.try_into_vec().map_err(|e| JsError::new(&format!("unexpected result type: {e:?}")))
+    generator.run(mel, face, batch).await.map_err(|e| JsError::new(&e))
 }
