@@ -7,7 +7,7 @@ PORT ?= 8080
 # Large files the browser tests need, written by the CLI (never committed).
 export WAV2LIP_FIXTURES ?= $(HOME)/.cache/wav2lip/fixtures
 
-.PHONY: setup wasm native serve test test-native test-e2e bench fuzz clean
+.PHONY: setup wasm js native serve test test-native test-e2e bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,13 +15,19 @@ setup:
 wasm: setup
 	bash scripts/build-wasm.sh
 
+# The browser libraries the app loads, from node_modules (setup installs them
+# from the lockfile) to www/lib/, which is not committed.
+js: setup
+	mkdir -p www/lib
+	cp node_modules/mediabunny/dist/bundles/mediabunny.min.mjs www/lib/mediabunny.js
+
 native: setup
 	cargo build --release --locked -p wav2lip
 
-serve: wasm
+serve: wasm js
 	PORT=$(PORT) node scripts/serve.mjs
 
-test: setup test-native wasm test-e2e
+test: setup test-native wasm js test-e2e
 
 test-native:
 	cargo test --locked -p wav2lip
@@ -36,10 +42,12 @@ $(WAV2LIP_FIXTURES)/formula7.pth:
 	mkdir -p $(WAV2LIP_FIXTURES)
 	cargo run --locked -q -p wav2lip -- formula-checkpoint -o $@
 
-# Speed and load-time figures: natively (CPU), then in Chromium.
-bench: native wasm $(WAV2LIP_FIXTURES)/formula7-released-size.pth
+# Speed and load-time figures, generator and audio: natively (CPU), then in Chromium.
+bench: native wasm js $(WAV2LIP_FIXTURES)/formula7-released-size.pth
 	$(CARGO_TARGET_DIR)/release/wav2lip bench --device cpu
+	$(CARGO_TARGET_DIR)/release/wav2lip bench audio
 	node tests/bench/browser.mjs $(WAV2LIP_FIXTURES)/formula7-released-size.pth
+	node tests/bench/audio.mjs
 
 $(WAV2LIP_FIXTURES)/formula7-released-size.pth:
 	mkdir -p $(WAV2LIP_FIXTURES)
@@ -54,4 +62,4 @@ fuzz:
 	cd crate && env -u CARGO_TARGET_DIR cargo +nightly fuzz run --sanitizer none checkpoint -- -runs=$(FUZZ_RUNS) -max_len=262144 -rss_limit_mb=2048 -timeout=10
 
 clean:
-	rm -rf www/pkg
+	rm -rf www/pkg www/lib

@@ -4,6 +4,8 @@ import { Core } from './bridge.js';
 const status = document.querySelector('#backend');
 const modelFile = document.querySelector('#model-file');
 const modelStatus = document.querySelector('#model-status');
+const voiceFile = document.querySelector('#voice-file');
+const voiceStatus = document.querySelector('#voice-status');
 
 function showModel(state, text) {
   modelStatus.textContent = text;
@@ -39,6 +41,34 @@ async function startModel(core) {
   });
 }
 
+function showVoice(state, text) {
+  voiceStatus.textContent = text;
+  voiceStatus.dataset.state = state;
+}
+
+function describeVoice({ name, duration, sampleRate, channels, warning }) {
+  const layout = channels === 1 ? 'mono' : channels === 2 ? 'stereo' : `${channels} channels`;
+  const about = `Voice: ${name}, ${duration.toFixed(1)} s (${(sampleRate / 1000).toFixed(1)} kHz ${layout}).`;
+  return warning ? `${about} Note: ${warning}.` : about;
+}
+
+function startVoice(core) {
+  voiceFile.disabled = false;
+  voiceFile.addEventListener('change', async () => {
+    const [file] = voiceFile.files;
+    if (!file) return;
+    voiceFile.disabled = true;
+    showVoice('loading', `Listening to ${file.name}…`);
+    try {
+      showVoice('ready', describeVoice(await core.call('loadVoice', { file })));
+    } catch (error) {
+      showVoice('error', `${file.name}: ${error.message}`);
+    } finally {
+      voiceFile.disabled = false;
+    }
+  });
+}
+
 function describe({ backend, reason, adapter, softwareAdapter }) {
   const engine = backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)';
   const lines = [`Compute: ${engine} — ${reason}.`];
@@ -65,6 +95,7 @@ async function main() {
     return;
   }
   window.wav2lip = core; // for the console and the end-to-end tests
+  startVoice(core);
   await startModel(core);
 }
 

@@ -1,6 +1,7 @@
 // Hosts the wasm core. Messages {id, method, args} in, {id, result | error} out,
 // handled one at a time: the core owns one device and one job.
 import init, * as core from './pkg/wav2lip.js';
+import { ALL_FORMATS, AudioSampleSink, BlobSource, Input } from './lib/mediabunny.js';
 
 const ready = init();
 
@@ -116,6 +117,51 @@ async function forgetModel() {
   }
 }
 
+/**
+ * Decode the sound of an audio or video file and hand it to the core piece by
+ * piece (mediabunny demuxes, WebCodecs decodes): an hour of audio never sits
+ * in memory decoded.
+ */
+async function loadVoice(file) {
+  const started = performance.now();
+  const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
+  try {
+    let track;
+    try {
+      track = await input.getPrimaryAudioTrack();
+    } catch (error) {
+      throw new Error(`not an audio or video file this browser can read (${error.message}); try WAV, MP3, M4A, Ogg or WebM`);
+    }
+    if (!track) throw new Error('it has no sound: choose a recording of the voice, or a video with sound');
+    if (!(await track.canDecode())) {
+      throw new Error(`this browser cannot decode its ${track.codec ?? 'unknown'} audio; convert it to WAV, MP3 or Opus first`);
+    }
+    let format = null;
+    for await (const sample of new AudioSampleSink(track).samples()) {
+      try {
+        // Decoders may output another rate than the container says (HE-AAC,
+        // Opus): the first decoded piece is the truth.
+        if (!format) {
+          format = { rate: sample.sampleRate, channels: sample.numberOfChannels };
+          core.voiceStart(format.rate, format.channels);
+        } else if (sample.sampleRate !== format.rate || sample.numberOfChannels !== format.channels) {
+          throw new Error(`its audio changes format midway (${format.rate} Hz × ${format.channels} → ${sample.sampleRate} Hz × ${sample.numberOfChannels}); convert it to WAV first`);
+        }
+        const interleaved = new Float32Array(sample.numberOfFrames * sample.numberOfChannels);
+        sample.copyTo(interleaved, { planeIndex: 0, format: 'f32' });
+        core.voicePush(interleaved);
+      } finally {
+        sample.close();
+      }
+    }
+    if (!format) throw new Error('its sound track is empty');
+    const report = core.voiceFinish();
+    return { ...report, name: file.name, codec: track.codec, seconds: (performance.now() - started) / 1000, duration: report.seconds };
+  } finally {
+    input.dispose?.();
+  }
+}
+
 const methods = {
   async start({ backend = 'auto' }) {
     return core.initBackend(await adapterInfo(), backend);
@@ -126,6 +172,9 @@ const methods = {
   loadCheckpoint: ({ file }) => loadCheckpoint(file),
   loadCachedModel: () => loadCachedModel(),
   forgetModel: () => forgetModel(),
+  loadVoice: ({ file }) => loadVoice(file),
+  /** The current voice's mel spectrogram, [80, T] row-major. */
+  voiceMel: () => core.voiceMel(),
   /** mel [B,1,80,16] and face [B,6,96,96] as Float32Arrays → [B,3,96,96]. */
   async generate({ mel, face, batch }) {
     const started = performance.now();

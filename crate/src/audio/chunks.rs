@@ -51,12 +51,7 @@ pub fn chunk_starts(clock: &FrameClock, columns: usize) -> Result<Vec<usize>, St
     if !clock.is_valid() {
         return Err(format!("the video's frame timing is unusable ({clock:?})"));
     }
-    if columns < CHUNK {
-        return Err(format!(
-            "the voice recording is {:.2} s long; lip sync needs at least 0.2 s of audio",
-            columns.saturating_sub(1) as f64 / COLUMNS_PER_SECOND
-        ));
-    }
+    long_enough(columns)?;
     let mut starts = Vec::with_capacity((columns as f64 / COLUMNS_PER_SECOND * 60.0) as usize + 1);
     for i in 0.. {
         let start = clock.start(i);
@@ -67,6 +62,17 @@ pub fn chunk_starts(clock: &FrameClock, columns: usize) -> Result<Vec<usize>, St
         starts.push(start);
     }
     Ok(starts)
+}
+
+/// A spectrogram of `columns` columns holds at least one chunk.
+pub fn long_enough(columns: usize) -> Result<(), String> {
+    if columns < CHUNK {
+        return Err(format!(
+            "the voice recording is {:.2} s long; lip sync needs at least 0.2 s of audio",
+            columns.saturating_sub(1) as f64 / COLUMNS_PER_SECOND
+        ));
+    }
+    Ok(())
 }
 
 /// The source frame shown as output frame `i` of a video with `frames`

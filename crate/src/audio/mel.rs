@@ -2,9 +2,9 @@
 //! pre-emphasis → centred STFT (reflect padding, periodic Hann, n_fft 800,
 //! hop 200) → magnitude → Slaney mel (80 bands, 55–7600 Hz) → dB → [-4, 4].
 //!
-//! Every column depends only on the 800 samples around it, so a column range
-//! can be computed from any window of the signal: long recordings never need
-//! their whole spectrogram at once.
+//! Every column depends only on the 800 samples around it, so columns are
+//! computed as the samples stream in ([`MelStream`]): long recordings are
+//! never held whole.
 
 use std::sync::Arc;
 
@@ -75,11 +75,15 @@ fn filterbank() -> Vec<Band> {
         .collect()
 }
 
-/// The reusable parts: FFT plan, window and filterbank.
+/// The reusable parts: FFT plan, window, filterbank and scratch space.
 pub struct MelSpectrogram {
     fft: Arc<dyn RealToComplex<f32>>,
     window: Vec<f32>,
     bands: Vec<Band>,
+    frame: Vec<f32>,
+    spectrum: Vec<realfft::num_complex::Complex<f32>>,
+    scratch: Vec<realfft::num_complex::Complex<f32>>,
+    magnitude: Vec<f32>,
 }
 
 impl Default for MelSpectrogram {
@@ -93,45 +97,158 @@ impl MelSpectrogram {
         let window = (0..N_FFT)
             .map(|n| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / N_FFT as f64).cos()) as f32)
             .collect();
-        Self { fft: RealFftPlanner::new().plan_fft_forward(N_FFT), window, bands: filterbank() }
-    }
-
-    /// The whole spectrogram of `samples` (16 kHz mono, any scale the
-    /// original would load: ±1 floats): `[80, T]` row-major, T =
-    /// [`columns_for`]`(samples.len())`. Empty for fewer than 2 samples.
-    pub fn compute(&self, samples: &[f32]) -> Vec<f32> {
-        let columns = if samples.len() < 2 { 0 } else { columns_for(samples.len()) };
-        let mut out = vec![0.0; N_MELS * columns];
-        self.columns_into(samples, 0..columns, columns, &mut out);
-        out
-    }
-
-    /// Columns `range` of the spectrogram of `samples`, written into `out`
-    /// (row-major with row length `stride`, column `range.start` at 0).
-    pub fn columns_into(&self, samples: &[f32], range: std::ops::Range<usize>, stride: usize, out: &mut [f32]) {
-        if samples.len() < 2 {
-            return; // nothing to reflect about
+        let fft = RealFftPlanner::new().plan_fft_forward(N_FFT);
+        Self {
+            frame: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            magnitude: vec![0.0; BINS],
+            fft,
+            window,
+            bands: filterbank(),
         }
-        let mut frame = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut magnitude = vec![0f32; BINS];
-        for (j, column) in range.clone().enumerate() {
-            // Frame `column` is centred on sample column*HOP; the signal is
-            // reflect-padded by N_FFT/2 at both ends and pre-emphasised.
-            let centre = (column * HOP) as isize;
-            for (n, value) in frame.iter_mut().enumerate() {
-                let i = centre + n as isize - (N_FFT / 2) as isize;
-                *value = preemphasised(samples, reflect(i, samples.len())) * self.window[n];
+    }
+
+    /// The whole spectrogram of `samples` (16 kHz mono, ±1 floats, as the
+    /// original loads them), `[80, T]` row-major with T =
+    /// [`columns_for`]`(samples.len())`; empty for fewer than 2 samples.
+    pub fn compute(samples: &[f32]) -> Vec<f32> {
+        let mut stream = MelStream::new();
+        stream.push(samples);
+        stream.finish().rows()
+    }
+
+    /// One column from the 800 pre-emphasised samples its frame spans.
+    fn column(&mut self, frame: impl Iterator<Item = f32>, out: &mut [f32]) {
+        for ((value, sample), w) in self.frame.iter_mut().zip(frame).zip(&self.window) {
+            *value = sample * w;
+        }
+        self.fft.process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch).expect("sizes from the plan");
+        // |X| as sqrt(re² + im²): `Complex::norm` calls hypot, which is a
+        // slow software routine in wasm.
+        for (m, c) in self.magnitude.iter_mut().zip(&self.spectrum) {
+            *m = (c.re * c.re + c.im * c.im).sqrt();
+        }
+        for (band, value) in self.bands.iter().zip(out) {
+            let energy: f32 = band.weights.iter().zip(&self.magnitude[band.first..]).map(|(w, m)| w * m).sum();
+            *value = normalise(energy);
+        }
+    }
+}
+
+/// A spectrogram, column by column: `values[t * 80 + band]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mel {
+    pub values: Vec<f32>,
+}
+
+impl Mel {
+    pub fn columns(&self) -> usize {
+        self.values.len() / N_MELS
+    }
+
+    /// `[80, T]` row-major, the layout of the original's `melspectrogram`.
+    pub fn rows(&self) -> Vec<f32> {
+        let columns = self.columns();
+        let mut rows = vec![0.0; self.values.len()];
+        for (t, column) in self.values.chunks_exact(N_MELS).enumerate() {
+            for (band, &v) in column.iter().enumerate() {
+                rows[band * columns + t] = v;
             }
-            self.fft.process_with_scratch(&mut frame, &mut spectrum, &mut scratch).expect("sizes from the plan");
-            for (m, c) in magnitude.iter_mut().zip(&spectrum) {
-                *m = c.norm();
+        }
+        rows
+    }
+
+    /// Columns `start..start + width` as `[80, width]` row-major: one
+    /// generator input when `width` is 16.
+    pub fn window_into(&self, start: usize, width: usize, out: &mut [f32]) {
+        for (j, column) in self.values[start * N_MELS..(start + width) * N_MELS].chunks_exact(N_MELS).enumerate() {
+            for (band, &v) in column.iter().enumerate() {
+                out[band * width + j] = v;
             }
-            for (band, row) in self.bands.iter().zip(0..) {
-                let energy: f32 = band.weights.iter().zip(&magnitude[band.first..]).map(|(w, m)| w * m).sum();
-                out[row * stride + j] = normalise(energy);
+        }
+    }
+}
+
+/// The spectrogram of a signal that arrives in pieces. A column needs the
+/// 800 samples around its centre, so each is computed as soon as they have
+/// arrived and older samples are dropped: memory is the spectrogram itself
+/// (92 MB per hour) plus a few thousand samples, whatever the length.
+pub struct MelStream {
+    mel: MelSpectrogram,
+    /// Pre-emphasised samples from absolute index `base` on.
+    y: Vec<f32>,
+    base: usize,
+    total: usize,
+    previous: Option<f32>,
+    out: Mel,
+}
+
+impl Default for MelStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MelStream {
+    pub fn new() -> Self {
+        Self { mel: MelSpectrogram::new(), y: Vec::new(), base: 0, total: 0, previous: None, out: Mel::default() }
+    }
+
+    pub fn samples(&self) -> usize {
+        self.total
+    }
+
+    pub fn push(&mut self, samples: &[f32]) {
+        // `lfilter([1, -0.97], [1], x)`, carried across pieces.
+        for &x in samples {
+            self.y.push(match self.previous {
+                Some(p) => x - PREEMPHASIS * p,
+                None => x,
+            });
+            self.previous = Some(x);
+        }
+        self.total += samples.len();
+        // Column c spans samples c·200 - 400 ..= c·200 + 399 (reflected at
+        // the start); it is final once sample c·200 + 400 exists, which also
+        // guarantees the reflection never reaches past the end.
+        while self.next_column() * HOP + N_FFT / 2 < self.total {
+            self.add_column();
+        }
+        let keep_from = (self.next_column() * HOP).saturating_sub(N_FFT / 2);
+        if keep_from - self.base > 1 << 16 {
+            self.y.drain(..keep_from - self.base);
+            self.base = keep_from;
+        }
+    }
+
+    /// The remaining columns, reflecting about the last sample as the
+    /// original does.
+    pub fn finish(mut self) -> Mel {
+        if self.total >= 2 {
+            while self.next_column() < columns_for(self.total) {
+                self.add_column();
             }
+        }
+        self.out
+    }
+
+    fn next_column(&self) -> usize {
+        self.out.columns()
+    }
+
+    fn add_column(&mut self) {
+        let start = (self.next_column() * HOP) as isize - (N_FFT / 2) as isize;
+        let (y, base, total) = (&self.y, self.base, self.total);
+        let at = self.out.values.len();
+        self.out.values.resize(at + N_MELS, 0.0);
+        let out = &mut self.out.values[at..];
+        if start >= 0 && start as usize + N_FFT <= total {
+            let from = start as usize - base;
+            self.mel.column(y[from..from + N_FFT].iter().copied(), out);
+        } else {
+            // Near either end: the reflect padding.
+            self.mel.column((0..N_FFT).map(|n| y[reflect(start + n as isize, total) - base]), out);
         }
     }
 }
@@ -147,14 +264,25 @@ fn reflect(i: isize, len: usize) -> usize {
     i as usize
 }
 
-/// `lfilter([1, -0.97], [1], x)` at `i`.
-fn preemphasised(x: &[f32], i: usize) -> f32 {
-    if i == 0 { x[0] } else { x[i] - PREEMPHASIS * x[i - 1] }
-}
-
 /// dB relative to the reference level, then `[-100, 0] dB` mapped to `[-4, 4]`.
 /// The floor of 1e-5 keeps silence finite (the original's NaN came later).
 fn normalise(mel: f32) -> f32 {
     let db = 20.0 * mel.max(1e-5).log10() - REF_LEVEL_DB;
     (2.0 * MAX_ABS * (db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS).clamp(-MAX_ABS, MAX_ABS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_stream_holds_a_bounded_window_of_samples() {
+        let mut stream = MelStream::new();
+        let second: Vec<f32> = (0..16_000).map(|n| (n as f32 * 0.07).sin() * 0.3).collect();
+        for _ in 0..120 {
+            stream.push(&second);
+            assert!(stream.y.len() <= (1 << 16) + second.len() + N_FFT, "{} samples held", stream.y.len());
+        }
+        assert_eq!(stream.finish().columns(), columns_for(120 * 16_000));
+    }
 }

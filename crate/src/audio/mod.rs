@@ -1,27 +1,20 @@
 //! The audio front end: a voice recording → Wav2Lip's mel chunks.
 //!
-//! PCM arrives decoded (by the browser, or by the CLI from WAV), is mixed to
-//! mono, brought to 16 kHz, and turned into the mel spectrogram the model
-//! was trained on ([`mel`]); [`chunks`] says which 0.2 s of it drive each
-//! video frame.
+//! PCM arrives decoded (by the browser, or by the CLI from WAV) in pieces;
+//! [`voice`] mixes it to mono, [`resample`] brings it to 16 kHz, [`mel`]
+//! turns it into the spectrogram the model was trained on, column by column;
+//! [`chunks`] says which 0.2 s of it drive each video frame.
 
 pub mod chunks;
 pub mod mel;
-
-/// Interleaved samples of `channels` channels averaged to one, as the
-/// original's loader does for stereo.
-pub fn to_mono(interleaved: &[f32], channels: usize) -> Vec<f32> {
-    match channels {
-        0 | 1 => interleaved.to_vec(),
-        n => interleaved.chunks_exact(n).map(|frame| frame.iter().sum::<f32>() / n as f32).collect(),
-    }
-}
+pub mod resample;
+pub mod voice;
 
 #[cfg(test)]
 mod tests {
     use super::chunks::{FrameClock, chunk_starts};
-    use super::mel::{MelSpectrogram, N_MELS};
-    use super::*;
+    use super::mel::{Mel, MelSpectrogram, N_MELS};
+    use super::voice::VoiceBuilder;
     use crate::npy;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -39,7 +32,7 @@ mod tests {
     #[test]
     fn mel_matches_the_original() {
         let (shape, expected) = npy::read_f32(&fixture("mel_full.npy")).unwrap();
-        let mel = MelSpectrogram::new().compute(&speech16k());
+        let mel = MelSpectrogram::compute(&speech16k());
         assert_eq!(mel.len(), shape.iter().product::<usize>(), "shape {shape:?}");
         let max_err = mel.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         println!("mel parity: max abs error {max_err:.3e} over {shape:?}");
@@ -63,28 +56,69 @@ mod tests {
 
     #[test]
     fn silence_is_finite_and_at_the_floor() {
-        let mel = MelSpectrogram::new().compute(&vec![0.0; 16_000]);
+        let mel = MelSpectrogram::compute(&vec![0.0; 16_000]);
         assert_eq!(mel.len(), N_MELS * 81);
         assert!(mel.iter().all(|&v| v == -4.0));
     }
 
     #[test]
-    fn a_window_of_columns_equals_the_same_columns_of_the_whole() {
+    fn pieces_of_any_size_give_the_same_spectrogram() {
         let speech = speech16k();
-        let mel = MelSpectrogram::new();
-        let whole = mel.compute(&speech);
-        let columns = whole.len() / N_MELS;
-        let mut part = vec![0.0; N_MELS * 16];
-        mel.columns_into(&speech, 300..316, 16, &mut part);
-        for row in 0..N_MELS {
-            assert_eq!(part[row * 16..row * 16 + 16], whole[row * columns + 300..row * columns + 316]);
+        let whole = MelSpectrogram::compute(&speech);
+        for piece in [1, 199, 401, 4096, 70_001] {
+            let mut b = VoiceBuilder::new(16_000, 1).unwrap();
+            for p in speech.chunks(piece) {
+                b.push(p).unwrap();
+            }
+            assert_eq!(b.finish().mel.rows(), whole, "pieces of {piece}");
+        }
+        // Short signals reflect more than once, as numpy's pad does.
+        for n in [2, 3, 150, 399, 400, 401, 601] {
+            let mut b = VoiceBuilder::new(16_000, 1).unwrap();
+            for p in speech[..n].chunks(7) {
+                b.push(p).unwrap();
+            }
+            assert_eq!(b.finish().mel.rows(), MelSpectrogram::compute(&speech[..n]), "{n} samples");
         }
     }
 
     #[test]
-    fn stereo_is_averaged() {
-        assert_eq!(to_mono(&[1.0, 0.0, 0.5, 0.5, -1.0, 1.0], 2), [0.5, 0.5, 0.0]);
-        let six = to_mono(&[0.5, -0.5, 1.0, -1.0, 0.25, -0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], 6);
-        assert_eq!(six, [0.0, 0.5]);
+    fn a_window_is_the_generator_input_layout() {
+        let mel = Mel { values: (0..N_MELS * 20).map(|i| i as f32).collect() };
+        let mut window = vec![0.0; N_MELS * 16];
+        mel.window_into(3, 16, &mut window);
+        assert_eq!(window[0], (3 * N_MELS) as f32);
+        assert_eq!(window[1], (4 * N_MELS) as f32);
+        assert_eq!(window[16], (3 * N_MELS + 1) as f32);
+        assert_eq!(mel.rows()[20], 1.0);
+    }
+
+    /// `speech44k_stereo.wav` is `speech16k.wav` at 44.1 kHz in both
+    /// channels: after mixing and resampling, the spectrogram should be
+    /// close to the 16 kHz one (not equal: two different resamplers).
+    #[test]
+    fn resampled_stereo_is_close_to_the_16k_original() {
+        let reader = hound::WavReader::new(std::io::Cursor::new(fixture("speech44k_stereo.wav"))).unwrap();
+        let spec = reader.spec();
+        assert_eq!((spec.sample_rate, spec.channels), (44_100, 2));
+        let samples: Vec<f32> = reader.into_samples::<i16>().map(|s| s.unwrap() as f32 / 32768.0).collect();
+        let mut b = VoiceBuilder::new(44_100, 2).unwrap();
+        for p in samples.chunks(8192) {
+            b.push(p).unwrap();
+        }
+        let ours = b.finish().mel.rows();
+        let (_, reference) = npy::read_f32(&fixture("mel_full.npy")).unwrap();
+        let n = ours.len().min(reference.len());
+        let columns = reference.len() / N_MELS;
+        assert!((ours.len() / N_MELS).abs_diff(columns) <= 1, "{} vs {columns} columns", ours.len() / N_MELS);
+        let ours_columns = ours.len() / N_MELS;
+        let diffs: Vec<f32> = (0..N_MELS)
+            .flat_map(|r| (0..columns.min(ours_columns)).map(move |c| (r, c)))
+            .map(|(r, c)| (ours[r * ours_columns + c] - reference[r * columns + c]).abs())
+            .collect();
+        let max = diffs.iter().fold(0.0f32, |a, &b| a.max(b));
+        let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+        println!("44.1 kHz stereo vs 16 kHz mel: max abs {max:.4}, mean abs {mean:.4} over {n} values");
+        assert!(mean <= 0.05, "mean abs difference {mean}");
     }
 }

@@ -13,6 +13,7 @@ use wav2lip::checkpoint::{Checkpoint, Entry, FileSource, Source};
 use wav2lip::generate::{Generator, Weights};
 use wav2lip::{formula, npy};
 use wav2lip::audio::mel;
+use wav2lip::audio::voice::{Voice, VoiceBuilder};
 use wav2lip::selftest;
 
 const USAGE: &str = "\
@@ -20,6 +21,7 @@ usage: wav2lip <command>
 
 commands:
   mel AUDIO.wav -o MEL.npy       Wav2Lip's mel spectrogram of a recording: [80, T] float32
+                                 (any rate from 8 to 384 kHz, any channel count)
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
   generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|wgpu]
@@ -29,6 +31,9 @@ commands:
                                  half the size, values rounded to about 3 digits)
   bench [--checkpoint CKPT] [--device cpu|wgpu] [--batches 1,8,32] [--runs N]
                                  time the generator (formula weights if no checkpoint)
+  bench audio [--seconds 60] [--runs 5]
+                                 time the mel spectrogram of that much audio at 16, 44.1
+                                 and 48 kHz, streamed in 100 ms pieces; peak memory
   formula-checkpoint [--seed N] [--released-size] -o FILE.pth
                                  write the oracle's formula weights (default seed 7) as a
                                  checkpoint in the released layout, for tests; with
@@ -92,36 +97,65 @@ fn device_named(name: &str) -> Result<Device, String> {
     }
 }
 
-/// A WAV file as mono f32 in [-1, 1) and its sample rate.
-fn read_wav(path: &str) -> Result<(Vec<f32>, u32), String> {
-    let reader = hound::WavReader::open(path).map_err(|e| format!("{path}: not a readable WAV file ({e})"))?;
+/// A WAV file through the audio front end, read in pieces (an hour-long
+/// recording never sits in memory whole).
+fn hear_wav(path: &str) -> Result<Voice, String> {
+    let mut reader = hound::WavReader::open(path).map_err(|e| format!("{path}: not a readable WAV file ({e})"))?;
     let spec = reader.spec();
-    let samples: Result<Vec<f32>, _> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.into_samples::<f32>().collect(),
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            reader.into_samples::<i32>().map(|s| s.map(|s| s as f32 * scale)).collect()
-        }
+    let mut voice = VoiceBuilder::new(spec.sample_rate, spec.channels as usize).map_err(|e| format!("{path}: {e}"))?;
+    let scale = 1.0 / (1u64 << (spec.bits_per_sample.max(1) - 1)) as f32;
+    let samples: Box<dyn Iterator<Item = hound::Result<f32>>> = match spec.sample_format {
+        hound::SampleFormat::Float => Box::new(reader.samples::<f32>()),
+        hound::SampleFormat::Int => Box::new(reader.samples::<i32>().map(move |s| s.map(|s| s as f32 * scale))),
     };
-    let samples = samples.map_err(|e| format!("{path}: {e}"))?;
-    Ok((wav2lip::audio::to_mono(&samples, spec.channels as usize), spec.sample_rate))
+    let mut piece = Vec::with_capacity(1 << 16);
+    for (read, sample) in samples.enumerate() {
+        match sample {
+            Ok(s) => piece.push(s),
+            // A cut-off file keeps what arrived: the user's audio up to there.
+            Err(e) if read > 0 => {
+                eprintln!("wav2lip: {path}: the file ends early ({e}); using the {:.2} s before that", read as f64 / spec.channels as f64 / spec.sample_rate as f64);
+                break;
+            }
+            Err(e) => return Err(format!("{path}: {e}")),
+        }
+        if piece.len() == piece.capacity() {
+            voice.push(&piece)?;
+            piece.clear();
+        }
+    }
+    piece.truncate(piece.len() - piece.len() % spec.channels as usize);
+    voice.push(&piece)?;
+    Ok(voice.finish())
 }
 
 fn mel_command(args: &[String]) -> Result<(), String> {
     let Some((path, rest)) = args.split_first() else { return Err(format!("mel takes an audio file\n\n{USAGE}")) };
     let flags = flags(rest, &["-o"])?;
     let output = required(&flags, "-o")?;
-    let (samples, rate) = read_wav(path)?;
-    if rate != mel::SAMPLE_RATE {
-        return Err(format!("{path}: {rate} Hz; this build reads 16 kHz WAV only (convert it first, e.g. with ffmpeg -ar 16000)"));
-    }
-    let spectrogram = mel::MelSpectrogram::new().compute(&samples);
-    let columns = spectrogram.len() / mel::N_MELS;
+    let started = Instant::now();
+    let Voice { mel, hearing } = hear_wav(path)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let columns = mel.columns();
     if columns == 0 {
-        return Err(format!("{path}: the recording holds no sound"));
+        return Err(format!("{path}: no audio in it"));
     }
-    std::fs::write(output, npy::write_f32(&[mel::N_MELS, columns], &spectrogram)).map_err(|e| format!("{output}: {e}"))?;
-    println!("wrote {output}: [{}, {columns}] ({:.2} s of audio)", mel::N_MELS, samples.len() as f64 / rate as f64);
+    if let Some(warning) = hearing.warning() {
+        eprintln!("wav2lip: {path}: {warning}");
+    }
+    std::fs::write(output, npy::write_f32(&[mel::N_MELS, columns], &mel.rows())).map_err(|e| format!("{output}: {e}"))?;
+    println!(
+        "wrote {output}: [{}, {columns}] from {:.2} s of audio ({} Hz, {}) in {:.1} ms",
+        mel::N_MELS,
+        hearing.seconds,
+        hearing.sample_rate,
+        match hearing.channels {
+            1 => "mono".to_string(),
+            2 => "stereo".to_string(),
+            n => format!("{n} channels"),
+        },
+        seconds * 1e3
+    );
     Ok(())
 }
 
@@ -240,6 +274,9 @@ fn convert_command(args: &[String]) -> Result<(), String> {
 }
 
 fn bench_command(args: &[String]) -> Result<(), String> {
+    if args.first().is_some_and(|a| a == "audio") {
+        return bench_audio_command(&args[1..]);
+    }
     let flags = flags(args, &["--checkpoint", "--device", "--batches", "--runs"])?;
     let device_name = flags.get("--device").copied().unwrap_or("cpu");
     let device = device_named(device_name)?;
@@ -284,6 +321,58 @@ fn bench_command(args: &[String]) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The audio front end's speed, and its memory on long recordings: PCM is
+/// pushed in 100 ms pieces, as the browser's decoder delivers it.
+fn bench_audio_command(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["--seconds", "--runs"])?;
+    let number = |name: &str, default: f64| {
+        flags.get(name).map_or(Ok(default), |v| v.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or(format!("{name} takes a positive number, not {v:?}")))
+    };
+    let seconds = number("--seconds", 60.0)?;
+    let runs = number("--runs", 5.0)? as usize;
+    for (rate, channels) in [(16_000u32, 1usize), (44_100, 2), (48_000, 2)] {
+        let piece_frames = rate as usize / 10;
+        // Content does not change the cost; a chirp with noise keeps every band busy.
+        let piece: Vec<f32> = (0..piece_frames * channels)
+            .map(|i| {
+                let t = (i / channels) as f32 / rate as f32;
+                0.3 * (2.0 * std::f32::consts::PI * (200.0 + 3000.0 * t) * t).sin() + 0.1 * formula::uniform(3, i as u64)
+            })
+            .collect();
+        let pieces = (seconds * 10.0).round() as usize;
+        let mut times = Vec::with_capacity(runs);
+        let mut columns = 0;
+        for _ in 0..runs.max(1) {
+            let started = Instant::now();
+            let mut voice = VoiceBuilder::new(rate, channels)?;
+            for _ in 0..pieces {
+                voice.push(&piece)?;
+            }
+            columns = voice.finish().mel.columns();
+            times.push(started.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "mel of {seconds} s at {:.1} kHz x {channels}: {:.1} ms (median of {}; {columns} columns), {:.0}x real time",
+            rate as f64 / 1e3,
+            times[times.len() / 2] * 1e3,
+            times.len(),
+            seconds / times[times.len() / 2]
+        );
+    }
+    if let Some(peak) = peak_memory_mb() {
+        println!("peak resident memory: {peak:.0} MB (the spectrogram itself: {:.0} MB)", seconds * 80.0 * 80.0 * 4.0 / 1e6);
+    }
+    Ok(())
+}
+
+/// VmHWM from /proc (Linux): the most memory this process has held.
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
 }
 
 fn formula_checkpoint_command(args: &[String]) -> Result<(), String> {

@@ -20,9 +20,15 @@ use std::rc::Rc;
 
 use pickle::Value;
 
+/// The tensors a file names, in its order, each a view of its bytes.
+pub type Tensors = Vec<(String, Rc<TensorRef>)>;
+
 /// Random access to a file's bytes.
 pub trait Source {
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError>;
 }
 
@@ -338,7 +344,7 @@ pub enum Format {
 pub struct Checkpoint<'s, S: Source + ?Sized> {
     source: &'s S,
     pub format: Format,
-    pub tensors: Vec<(String, Rc<TensorRef>)>,
+    pub tensors: Tensors,
     locate: Locator,
 }
 
@@ -439,7 +445,7 @@ impl<S: Source + ?Sized> Checkpoint<'_, S> {
 
 /// The tensors of the state_dict inside a checkpoint's root object: either the
 /// root itself or its `state_dict` entry (the authors' training checkpoints).
-fn state_dict(root: &Value) -> Result<Vec<(String, Rc<TensorRef>)>, CheckpointError> {
+fn state_dict(root: &Value) -> Result<Tensors, CheckpointError> {
     let dict = root.get("state_dict").unwrap_or_else(|| root.clone());
     let Value::Dict(items) = dict else {
         return Err(CheckpointError::WrongModel("the checkpoint holds no state_dict (a dict of tensors)".into()));

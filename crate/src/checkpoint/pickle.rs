@@ -488,7 +488,7 @@ fn set_items(target: &Value, items: Vec<Value>) -> Result<(), CheckpointError> {
     let Value::Dict(dict) = target else {
         return Err(malformed(format!("SETITEM on a {}", target.kind())));
     };
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(malformed("SETITEMS with an odd number of items"));
     }
     let mut dict = dict.borrow_mut();

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 
-use super::{CheckpointError, DType, Entry, Source, StorageRef, TensorRef, contiguous_strides, f32_to_f16};
+use super::{CheckpointError, DType, Entry, Source, StorageRef, TensorRef, Tensors, contiguous_strides, f32_to_f16};
 
 /// The reference implementation's limit; a real header is a few tens of KB.
 const MAX_HEADER: u64 = 100 << 20;
@@ -67,7 +67,7 @@ pub fn sniff(head: &[u8]) -> bool {
 }
 
 impl Layout {
-    pub fn open<S: Source + ?Sized>(source: &S) -> Result<(Vec<(String, Rc<TensorRef>)>, Self), CheckpointError> {
+    pub fn open<S: Source + ?Sized>(source: &S) -> Result<(Tensors, Self), CheckpointError> {
         let size = u64::from_le_bytes(source.read_at(0, 8)?.try_into().unwrap());
         if size > MAX_HEADER {
             return Err(malformed(format!("a header of {size} bytes is implausibly large")));

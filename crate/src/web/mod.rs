@@ -14,6 +14,7 @@ use crate::backend::{self, AdapterInfo, Backend, Choice, Preference};
 use crate::selftest;
 
 mod model;
+mod voice;
 
 thread_local! {
     /// burn registers one WebGPU runtime per page; a second init fails, so the

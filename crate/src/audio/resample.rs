@@ -1,0 +1,184 @@
+//! Any sample rate → 16 kHz, in pieces, with a band-limited resampler.
+//!
+//! The original let librosa resample whole files in memory; an hour of
+//! 48 kHz audio would then need gigabytes. rubato's FFT resampler works on
+//! fixed blocks with a windowed-sinc anti-aliasing filter, so memory stays
+//! at one block however long the recording is.
+
+use rubato::{FftFixedInOut, Resampler};
+
+use super::mel::SAMPLE_RATE;
+
+/// Rates the app accepts: telephone (8 kHz) up to studio (384 kHz).
+pub const MIN_RATE: u32 = 8_000;
+pub const MAX_RATE: u32 = 384_000;
+
+/// About this many input samples per FFT block; rubato rounds it to a
+/// multiple of the rates' ratio. Longer blocks mean a sharper filter.
+const BLOCK: usize = 4096;
+
+pub struct To16k {
+    inner: Option<Block>,
+    /// Samples in and out so far, to cut the output to its exact length.
+    consumed: u64,
+    produced: u64,
+    rate: u32,
+}
+
+/// The resampler proper and its staging buffers (absent at 16 kHz, where
+/// samples pass through untouched, as in the original).
+struct Block {
+    resampler: FftFixedInOut<f32>,
+    pending: Vec<f32>,
+    output: Vec<Vec<f32>>,
+    /// Output samples still to drop: the filter's delay.
+    delay: usize,
+}
+
+impl To16k {
+    pub fn new(rate: u32) -> Result<Self, String> {
+        if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+            return Err(format!(
+                "the recording's sample rate is {rate} Hz; voices from {} to {} kHz can be used",
+                MIN_RATE / 1000,
+                MAX_RATE / 1000
+            ));
+        }
+        let inner = (rate != SAMPLE_RATE).then(|| {
+            let resampler = FftFixedInOut::new(rate as usize, SAMPLE_RATE as usize, block_for(rate), 1).expect("rates checked above");
+            let output = resampler.output_buffer_allocate(true);
+            Block { delay: resampler.output_delay(), pending: Vec::with_capacity(resampler.input_frames_max()), resampler, output }
+        });
+        Ok(Self { inner, consumed: 0, produced: 0, rate })
+    }
+
+    /// Resample `input` (mono, at the input rate), handing 16 kHz samples to `out`.
+    pub fn push(&mut self, input: &[f32], out: &mut impl FnMut(&[f32])) {
+        self.consumed += input.len() as u64;
+        let Some(block) = &mut self.inner else {
+            self.produced += input.len() as u64;
+            return out(input);
+        };
+        let mut rest = input;
+        while !rest.is_empty() {
+            let want = block.resampler.input_frames_next() - block.pending.len();
+            let (now, later) = rest.split_at(want.min(rest.len()));
+            block.pending.extend_from_slice(now);
+            rest = later;
+            if block.pending.len() == block.resampler.input_frames_next() {
+                let (_, written) = block
+                    .resampler
+                    .process_into_buffer(&[&block.pending], &mut block.output, None)
+                    .expect("buffers sized by the resampler");
+                block.pending.clear();
+                self.produced += emit(&block.output[0][..written], &mut block.delay, u64::MAX, out);
+            }
+        }
+    }
+
+    /// Flush the filter: the output ends at `ceil(n · 16000 / rate)`
+    /// samples, the length librosa's resampling gives.
+    pub fn finish(mut self, out: &mut impl FnMut(&[f32])) {
+        let Some(block) = &mut self.inner else { return };
+        let expected = (self.consumed * SAMPLE_RATE as u64).div_ceil(self.rate as u64);
+        let mut remaining = expected.saturating_sub(self.produced);
+        while remaining > 0 {
+            // rubato pads a short block with zeros; `None` (not an empty
+            // slice) is how it is asked for a block of zeros alone.
+            let pending = std::mem::take(&mut block.pending);
+            let input = (!pending.is_empty()).then_some([&pending]);
+            let (_, written) = block
+                .resampler
+                .process_partial_into_buffer(input.as_ref().map(|i| &i[..]), &mut block.output, None)
+                .expect("buffers sized by the resampler");
+            let sent = emit(&block.output[0][..written], &mut block.delay, remaining, out);
+            remaining -= sent;
+        }
+    }
+}
+
+/// Input samples per block near [`BLOCK`]: a power-of-two number (at least
+/// 2) of the rates' ratio unit, e.g. 16 × 441 in for 16 × 160 out at
+/// 44.1 kHz. Even, because rubato reports its delay as half the output
+/// block, exact only when both blocks are even (otherwise the voice shifts
+/// by half a sample); a power of two, because it keeps the FFT sizes free
+/// of large prime factors (48 kHz with 1366 units would need a 2·4098-point
+/// FFT, 683 being prime: twice as slow).
+fn block_for(rate: u32) -> usize {
+    let unit_in = (rate / gcd(rate, SAMPLE_RATE)) as usize;
+    BLOCK.div_ceil(unit_in).next_power_of_two().max(2) * unit_in
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Send `samples` on, after dropping what is left of the delay, at most
+/// `limit` of them; returns how many were sent.
+fn emit(samples: &[f32], delay: &mut usize, limit: u64, out: &mut impl FnMut(&[f32])) -> u64 {
+    let skip = (*delay).min(samples.len());
+    *delay -= skip;
+    let kept = &samples[skip..];
+    let kept = &kept[..kept.len().min(limit.min(usize::MAX as u64) as usize)];
+    if !kept.is_empty() {
+        out(kept);
+    }
+    kept.len() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resample(input: &[f32], rate: u32, piece: usize) -> Vec<f32> {
+        let mut out = Vec::new();
+        let mut r = To16k::new(rate).unwrap();
+        for p in input.chunks(piece) {
+            r.push(p, &mut |s| out.extend_from_slice(s));
+        }
+        r.finish(&mut |s| out.extend_from_slice(s));
+        out
+    }
+
+    fn tone(hz: f64, rate: u32, seconds: f64) -> Vec<f32> {
+        (0..(rate as f64 * seconds) as usize).map(|n| (0.5 * (2.0 * std::f64::consts::PI * hz * n as f64 / rate as f64).sin()) as f32).collect()
+    }
+
+    #[test]
+    fn a_tone_keeps_its_frequency_phase_and_level_at_every_rate() {
+        for rate in [8_000, 11_025, 22_050, 32_000, 44_100, 47_999, 48_000, 88_200, 96_000, 192_000] {
+            let out = resample(&tone(440.0, rate, 3.0), rate, 1000);
+            assert_eq!(out.len(), 48_000, "{rate} Hz");
+            let expected = tone(440.0, 16_000, 3.0);
+            // Away from the ends (where the filter sees the cut), sample by sample.
+            let err = out[16_000..32_000].iter().zip(&expected[16_000..]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            println!("{rate} Hz: max error {err:.2e}");
+            assert!(err < 1e-4, "{rate} Hz: max error {err}");
+        }
+    }
+
+    #[test]
+    fn frequencies_above_8_khz_are_removed_not_folded() {
+        // 12 kHz at 48 kHz would alias to 4 kHz without the filter.
+        let out = resample(&tone(12_000.0, 48_000, 1.0), 48_000, 4096);
+        let rms = (out[800..15_200].iter().map(|v| v * v).sum::<f32>() / 14_400.0).sqrt();
+        assert!(rms < 1e-3, "rms {rms}");
+    }
+
+    #[test]
+    fn the_pieces_do_not_matter_and_16k_passes_through() {
+        let input = tone(300.0, 44_100, 0.7);
+        assert_eq!(resample(&input, 44_100, 1), resample(&input, 44_100, 100_000));
+        assert_eq!(resample(&input, 44_100, 1).len(), (input.len() * 16_000).div_ceil(44_100));
+        let speech = tone(300.0, 16_000, 0.5);
+        assert_eq!(resample(&speech, 16_000, 777), speech);
+    }
+
+    #[test]
+    fn unusable_rates_are_refused_with_the_range() {
+        for rate in [0, 4_000, 1_000_000] {
+            let e = To16k::new(rate).err().unwrap();
+            assert!(e.contains("8 to 384 kHz"), "{e}");
+        }
+    }
+}

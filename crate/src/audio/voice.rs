@@ -1,0 +1,168 @@
+//! A decoded voice recording, in pieces → its mel spectrogram and what the
+//! page should tell the user about it.
+
+use super::mel::{Mel, MelStream, SAMPLE_RATE};
+use super::resample::To16k;
+
+/// What was heard, for the page: length, level, and damage.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hearing {
+    pub seconds: f64,
+    pub sample_rate: u32,
+    pub channels: usize,
+    /// Largest absolute sample (1.0 is full scale).
+    pub peak: f32,
+    /// Share of samples at or beyond full scale: a clipped recording still
+    /// works, but its loud parts have lost their detail.
+    pub clipped: f64,
+    /// NaN or infinite samples, replaced by silence.
+    pub invalid: u64,
+}
+
+impl Hearing {
+    /// A sentence for the user when something about the recording hurts
+    /// the result, or None.
+    pub fn warning(&self) -> Option<String> {
+        if self.invalid > 0 {
+            Some(format!("{} samples of the voice were not numbers and were replaced by silence", self.invalid))
+        } else if self.clipped > 0.001 {
+            Some(format!(
+                "the voice is clipped ({:.1} % of samples at full scale); lips follow it, but a cleaner recording gives better results",
+                self.clipped * 100.0
+            ))
+        } else if self.peak < 0.01 {
+            Some("the voice is almost silent; the lips will barely move".into())
+        } else {
+            None
+        }
+    }
+}
+
+pub struct Voice {
+    pub mel: Mel,
+    pub hearing: Hearing,
+}
+
+/// Takes interleaved PCM in any number of pieces: mixes to mono, resamples
+/// to 16 kHz, and computes the spectrogram as it goes.
+pub struct VoiceBuilder {
+    channels: usize,
+    resampler: To16k,
+    mel: MelStream,
+    mono: Vec<f32>,
+    frames: u64,
+    hearing: Hearing,
+    at_full_scale: u64,
+}
+
+impl VoiceBuilder {
+    pub fn new(sample_rate: u32, channels: usize) -> Result<Self, String> {
+        if !(1..=32).contains(&channels) {
+            return Err(format!("the recording has {channels} audio channels; 1 to 32 can be used"));
+        }
+        Ok(Self {
+            channels,
+            resampler: To16k::new(sample_rate)?,
+            mel: MelStream::new(),
+            mono: Vec::new(),
+            frames: 0,
+            hearing: Hearing { sample_rate, channels, ..Hearing::default() },
+            at_full_scale: 0,
+        })
+    }
+
+    /// `interleaved.len()` must be a multiple of the channel count.
+    pub fn push(&mut self, interleaved: &[f32]) -> Result<(), String> {
+        if !interleaved.len().is_multiple_of(self.channels) {
+            return Err(format!("{} samples do not split into {} channels", interleaved.len(), self.channels));
+        }
+        self.mono.clear();
+        for frame in interleaved.chunks_exact(self.channels) {
+            let mut sum = 0.0;
+            for &s in frame {
+                let s = if s.is_finite() {
+                    s
+                } else {
+                    self.hearing.invalid += 1;
+                    0.0
+                };
+                self.hearing.peak = self.hearing.peak.max(s.abs());
+                self.at_full_scale += (s.abs() >= FULL_SCALE) as u64;
+                sum += s;
+            }
+            // The mean over channels, as librosa's `to_mono` (the original's
+            // loader) does.
+            self.mono.push(sum / self.channels as f32);
+        }
+        self.frames += self.mono.len() as u64;
+        let mel = &mut self.mel;
+        self.resampler.push(&self.mono, &mut |s| mel.push(s));
+        Ok(())
+    }
+
+    pub fn finish(self) -> Voice {
+        let Self { resampler, mut mel, frames, mut hearing, at_full_scale, channels, .. } = self;
+        resampler.finish(&mut |s| mel.push(s));
+        hearing.seconds = frames as f64 / hearing.sample_rate as f64;
+        hearing.clipped = if frames == 0 { 0.0 } else { at_full_scale as f64 / (frames * channels as u64) as f64 };
+        debug_assert!(mel.samples() as u64 == (frames * SAMPLE_RATE as u64).div_ceil(hearing.sample_rate as u64));
+        Voice { mel: mel.finish(), hearing }
+    }
+}
+
+/// 16-bit recordings clip at 32767/32768.
+const FULL_SCALE: f32 = 32767.0 / 32768.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::mel::N_MELS;
+
+    #[test]
+    fn channels_are_averaged_and_counted() {
+        let mut b = VoiceBuilder::new(16_000, 6).unwrap();
+        // A voice in the centre channel only, 0.5 s.
+        let frames: Vec<f32> = (0..8000).flat_map(|n| {
+            let v = (n as f32 * 0.05).sin() * 0.6;
+            [0.0, 0.0, v, 0.0, 0.0, 0.0]
+        }).collect();
+        b.push(&frames).unwrap();
+        let voice = b.finish();
+        assert_eq!(voice.mel.columns(), 41);
+        assert_eq!((voice.hearing.channels, voice.hearing.seconds), (6, 0.5));
+        assert!((voice.hearing.peak - 0.6).abs() < 1e-3);
+        assert!(voice.hearing.warning().is_none());
+        assert!(VoiceBuilder::new(16_000, 2).unwrap().push(&[0.0; 3]).is_err());
+        assert!(VoiceBuilder::new(16_000, 0).is_err());
+    }
+
+    #[test]
+    fn clipped_and_broken_samples_are_reported_and_stay_finite() {
+        let mut b = VoiceBuilder::new(44_100, 1).unwrap();
+        let clipped: Vec<f32> = (0..44_100).map(|n| ((n as f32 * 0.03).sin() * 3.0).clamp(-1.0, 1.0)).collect();
+        b.push(&clipped).unwrap();
+        b.push(&[f32::NAN, f32::INFINITY, 0.5]).unwrap();
+        let voice = b.finish();
+        assert!(voice.mel.values.iter().all(|v| v.is_finite() && (-4.0..=4.0).contains(v)));
+        assert_eq!(voice.mel.columns(), 81);
+        assert_eq!(voice.hearing.invalid, 2);
+        assert!(voice.hearing.warning().unwrap().contains("not numbers"));
+        let mut b = VoiceBuilder::new(44_100, 1).unwrap();
+        b.push(&clipped).unwrap();
+        let hearing = b.finish().hearing;
+        assert!(hearing.clipped > 0.5, "{}", hearing.clipped);
+        assert!(hearing.warning().unwrap().contains("clipped"));
+    }
+
+    #[test]
+    fn silence_says_so() {
+        let mut b = VoiceBuilder::new(8_000, 2).unwrap();
+        b.push(&vec![0.0; 16_000]).unwrap();
+        let voice = b.finish();
+        assert_eq!(voice.mel.columns(), 81);
+        assert!(voice.mel.values.iter().all(|&v| v == -4.0));
+        assert_eq!(voice.mel.values.len(), 81 * N_MELS);
+        assert!(voice.hearing.warning().unwrap().contains("silent"));
+    }
+}
