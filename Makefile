@@ -15,11 +15,13 @@ setup:
 wasm: setup
 	bash scripts/build-wasm.sh
 
-# The browser libraries the app loads, from node_modules (setup installs them
-# from the lockfile) to www/lib/, which is not committed.
+# The browser libraries and the face detector's weights the app loads, from
+# node_modules (setup installs them from the lockfile) to www/lib/, which is
+# not committed.
 js: setup
 	mkdir -p www/lib
 	cp node_modules/mediabunny/dist/bundles/mediabunny.min.mjs www/lib/mediabunny.js
+	cp node_modules/@mediapipe/face_detection/face_detection_short_range.tflite www/lib/
 
 native: setup
 	cargo build --release --locked -p wav2lip

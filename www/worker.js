@@ -162,6 +162,21 @@ async function loadVoice(file) {
   }
 }
 
+// The face detector's weights (BlazeFace, from MediaPipe's npm package,
+// copied next to the app by `make js`), loaded on first use.
+let detector = null;
+function ensureDetector() {
+  detector ??= (async () => {
+    const response = await fetch(new URL('./lib/face_detection_short_range.tflite', import.meta.url));
+    if (!response.ok) throw new Error(`the face detector's weights are missing (HTTP ${response.status}); reinstall the app`);
+    core.loadDetector(new Uint8Array(await response.arrayBuffer()));
+  })().catch((error) => {
+    detector = null;
+    throw error;
+  });
+  return detector;
+}
+
 const methods = {
   async start({ backend = 'auto' }) {
     return core.initBackend(await adapterInfo(), backend);
@@ -173,6 +188,11 @@ const methods = {
   loadCachedModel: () => loadCachedModel(),
   forgetModel: () => forgetModel(),
   loadVoice: ({ file }) => loadVoice(file),
+  /** Faces in an RGBA frame: [{score, box, keypoints, crop}], best first. */
+  async detectFaces({ pixels, width, height }) {
+    await ensureDetector();
+    return core.detectFaces(pixels, width, height);
+  },
   /** The current voice's mel spectrogram, [80, T] row-major. */
   voiceMel: () => core.voiceMel(),
   /** mel [B,1,80,16] and face [B,6,96,96] as Float32Arrays → [B,3,96,96]. */

@@ -12,6 +12,8 @@
 pub mod audio;
 pub mod backend;
 pub mod checkpoint;
+pub mod crop;
+pub mod detect;
 pub mod formula;
 pub mod generate;
 pub mod npy;

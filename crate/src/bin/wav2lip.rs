@@ -13,6 +13,8 @@ use wav2lip::checkpoint::{Checkpoint, Entry, FileSource, Source};
 use wav2lip::generate::{Generator, Weights};
 use wav2lip::{formula, npy};
 use wav2lip::audio::mel;
+use wav2lip::crop::{self, Pads};
+use wav2lip::detect::{Detector, Rgba, read_png};
 use wav2lip::audio::voice::{Voice, VoiceBuilder};
 use wav2lip::selftest;
 
@@ -22,6 +24,10 @@ usage: wav2lip <command>
 commands:
   mel AUDIO.wav -o MEL.npy       Wav2Lip's mel spectrogram of a recording: [80, T] float32
                                  (any rate from 8 to 384 kHz, any channel count)
+  detect IMAGE.png [--pads T,B,L,R] [--device cpu|wgpu] [--detector MODEL.tflite]
+                                 faces in a photo, as JSON: boxes (x1,y1,x2,y2 px), six
+                                 keypoints, scores, and the crop Wav2Lip gets (pads as
+                                 the original's --pads, default 0,10,0,0)
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
   generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|wgpu]
@@ -31,6 +37,8 @@ commands:
                                  half the size, values rounded to about 3 digits)
   bench [--checkpoint CKPT] [--device cpu|wgpu] [--batches 1,8,32] [--runs N]
                                  time the generator (formula weights if no checkpoint)
+  bench detect [--device cpu|wgpu] [--runs 20] [--batches 1,8]
+                                 time face detection on a 1280x720 frame
   bench audio [--seconds 60] [--runs 5]
                                  time the mel spectrogram of that much audio at 16, 44.1
                                  and 48 kHz, streamed in 100 ms pieces; peak memory
@@ -48,6 +56,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("selftest") => selftest_command(&args[1..]),
         Some("mel") => mel_command(&args[1..]),
+        Some("detect") => detect_command(&args[1..]),
         Some("inspect") => inspect_command(&args[1..]),
         Some("generate") => generate_command(&args[1..]),
         Some("convert") => convert_command(&args[1..]),
@@ -277,6 +286,9 @@ fn bench_command(args: &[String]) -> Result<(), String> {
     if args.first().is_some_and(|a| a == "audio") {
         return bench_audio_command(&args[1..]);
     }
+    if args.first().is_some_and(|a| a == "detect") {
+        return bench_detect_command(&args[1..]);
+    }
     let flags = flags(args, &["--checkpoint", "--device", "--batches", "--runs"])?;
     let device_name = flags.get("--device").copied().unwrap_or("cpu");
     let device = device_named(device_name)?;
@@ -364,6 +376,63 @@ fn bench_audio_command(args: &[String]) -> Result<(), String> {
     }
     if let Some(peak) = peak_memory_mb() {
         println!("peak resident memory: {peak:.0} MB (the spectrogram itself: {:.0} MB)", seconds * 80.0 * 80.0 * 4.0 / 1e6);
+    }
+    Ok(())
+}
+
+/// The face detector's weights: `--detector`, or the npm package's copy
+/// that `make setup` installs.
+fn detector(flags: &HashMap<&str, &str>, device: &Device) -> Result<Detector, String> {
+    let path = flags.get("--detector").copied().unwrap_or(DETECTOR);
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e} (run `make setup` in the repository, or pass --detector)"))?;
+    Detector::new(&bytes, device).map_err(|e| format!("{path}: {e}"))
+}
+
+const DETECTOR: &str = "node_modules/@mediapipe/face_detection/face_detection_short_range.tflite";
+
+fn detect_command(args: &[String]) -> Result<(), String> {
+    let Some((path, rest)) = args.split_first() else { return Err(format!("detect takes an image\n\n{USAGE}")) };
+    let flags = flags(rest, &["--pads", "--device", "--detector"])?;
+    let device = device_named(flags.get("--device").copied().unwrap_or("cpu"))?;
+    let pads = match flags.get("--pads") {
+        None => Pads::default(),
+        Some(text) => match text.split(',').map(|v| v.trim().parse::<i32>()).collect::<Result<Vec<_>, _>>().as_deref() {
+            Ok(&[top, bottom, left, right]) => Pads { top, bottom, left, right },
+            _ => return Err(format!("--pads takes four pixel counts, top,bottom,left,right (e.g. 0,10,0,0), not {text:?}")),
+        },
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let (pixels, width, height) = read_png(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    let faces = block_on(detector(&flags, &device)?.detect(&[Rgba { pixels: &pixels, width, height }]))?.remove(0);
+    let found: Vec<_> = faces.into_iter().map(|face| crop::frame(face, pads, width, height)).collect();
+    let report = serde_json::json!({ "image": path, "width": width, "height": height, "faces": found });
+    println!("{}", serde_json::to_string(&report).expect("plain values"));
+    if found.is_empty() {
+        eprintln!("wav2lip: {path}: no face found");
+    }
+    Ok(())
+}
+
+fn bench_detect_command(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["--device", "--runs", "--batches", "--detector"])?;
+    let device_name = flags.get("--device").copied().unwrap_or("cpu");
+    let device = device_named(device_name)?;
+    let runs: usize = flags.get("--runs").map_or(Ok(20), |r| r.parse().ok().filter(|&r| r > 0).ok_or(format!("--runs takes a count, not {r:?}")))?;
+    let batches: Vec<usize> = flags.get("--batches").unwrap_or(&"1,8").split(',').map(|b| b.trim().parse().map_err(|_| format!("--batches takes sizes like 1,8, not {b:?}"))).collect::<Result<_, _>>()?;
+    let detector = detector(&flags, &device)?;
+    let (width, height) = (1280, 720);
+    let frame: Vec<u8> = (0..width * height * 4).map(|i| (formula::uniform(4, i as u64) * 127.0 + 128.0) as u8).collect();
+    for batch in batches {
+        let images: Vec<Rgba> = (0..batch).map(|_| Rgba { pixels: &frame, width, height }).collect();
+        block_on(detector.detect(&images))?;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            block_on(detector.detect(&images))?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        println!("detect, {device_name}, 1280x720, batch {batch}: {:.2} ms/frame (median of {runs})", times[runs / 2] * 1e3 / batch as f64);
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::backend::{self, AdapterInfo, Backend, Choice, Preference};
 use crate::selftest;
 
 mod model;
+mod detect;
 mod voice;
 
 thread_local! {

@@ -1,0 +1,214 @@
+//! Faces in a frame: MediaPipe's BlazeFace (short range, 128×128), its
+//! weights read from the `.tflite` file of the npm package
+//! `@mediapipe/face_detection` ([`tflite`]), run with burn ([`graph`]) and
+//! decoded as MediaPipe does ([`blazeface`]).
+
+pub mod blazeface;
+pub mod graph;
+pub mod tflite;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::Serialize;
+
+use blazeface::{Config, KEYPOINTS, SHORT_RANGE};
+use graph::Network;
+use tflite::Model;
+
+/// A face in image pixels.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Face {
+    pub score: f32,
+    /// x1, y1, x2, y2.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    /// Right eye, left eye, nose tip, mouth centre, right ear, left ear.
+    pub keypoints: [[f32; 2]; KEYPOINTS],
+}
+
+/// An RGBA image (as the browser's canvases and `VideoFrame`s give them).
+pub struct Rgba<'a> {
+    pub pixels: &'a [u8],
+    pub width: usize,
+    pub height: usize,
+}
+
+pub struct Detector {
+    network: Network,
+    config: &'static Config,
+    anchors: Vec<[f32; 2]>,
+}
+
+impl Detector {
+    /// From the bytes of `face_detection_short_range.tflite`.
+    pub fn new(tflite: &[u8], device: &Device) -> Result<Self, String> {
+        let model = Model::parse(tflite).map_err(|e| e.to_string())?;
+        let network = Network::new(&model, device).map_err(|e| e.to_string())?;
+        let config = &SHORT_RANGE;
+        if network.input_shape != [config.input, config.input, 3] {
+            return Err(format!("expected BlazeFace short range (128×128×3 input), got {:?}", network.input_shape));
+        }
+        Ok(Self { network, config, anchors: blazeface::anchors(config) })
+    }
+
+    /// Faces in each image, best first.
+    pub async fn detect(&self, images: &[Rgba<'_>]) -> Result<Vec<Vec<Face>>, String> {
+        let size = self.config.input;
+        let mut input = Vec::with_capacity(images.len() * 3 * size * size);
+        let mut boxes = Vec::with_capacity(images.len());
+        for image in images {
+            let (planes, letterbox) = letterbox(image, size)?;
+            input.extend(planes);
+            boxes.push(letterbox);
+        }
+        let device = self.network.device();
+        let batch = Tensor::<4>::from_data(TensorData::new(input, [images.len(), 3, size, size]), device);
+        let outputs = self.network.forward(batch).map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        for output in outputs {
+            let width = output.dims()[2];
+            let data = output.into_data_async().await.map_err(|e| format!("reading the detector's output failed: {e:?}"))?;
+            raw.push((width, data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?));
+        }
+        // Which output is which: 16 values per row (boxes) or 1 (scores).
+        let (Some((_, regressors)), Some((_, scores))) = (raw.iter().find(|(w, _)| *w == 16), raw.iter().find(|(w, _)| *w == 1)) else {
+            return Err("the detector's outputs are not BlazeFace's (boxes of 16 values and scores)".into());
+        };
+        let rows = self.anchors.len();
+        Ok(boxes
+            .iter()
+            .enumerate()
+            .map(|(i, letterbox)| {
+                let found = blazeface::decode(self.config, &self.anchors, &regressors[i * rows * 16..(i + 1) * rows * 16], &scores[i * rows..(i + 1) * rows]);
+                found.into_iter().map(|d| letterbox.to_image(d)).collect()
+            })
+            .collect())
+    }
+}
+
+/// Where the image sits in the model's square input: MediaPipe fits the
+/// whole frame, keeping its aspect ratio, and fills the rest with black.
+struct Letterbox {
+    /// The square's side and top-left corner, in image pixels.
+    side: f32,
+    x0: f32,
+    y0: f32,
+}
+
+impl Letterbox {
+    fn to_image(&self, d: blazeface::Detection) -> Face {
+        let x = |v: f32| self.x0 + v * self.side;
+        let y = |v: f32| self.y0 + v * self.side;
+        Face {
+            score: d.score,
+            bbox: [x(d.bbox[0]), y(d.bbox[1]), x(d.bbox[2]), y(d.bbox[3])],
+            keypoints: d.keypoints.map(|[px, py]| [x(px), y(py)]),
+        }
+    }
+}
+
+/// The model input: RGB planes in [-1, 1], `[3, size, size]`, sampled
+/// bilinearly (pixel centres aligned) from the letterboxed square.
+fn letterbox(image: &Rgba, size: usize) -> Result<(Vec<f32>, Letterbox), String> {
+    let (w, h) = (image.width, image.height);
+    if w == 0 || h == 0 || image.pixels.len() != w * h * 4 {
+        return Err(format!("an image of {w}×{h} pixels needs {} RGBA bytes, got {}", w * h * 4, image.pixels.len()));
+    }
+    let side = w.max(h) as f32;
+    let (x0, y0) = ((w as f32 - side) / 2.0, (h as f32 - side) / 2.0);
+    let step = side / size as f32;
+    let mut planes = vec![-1.0f32; 3 * size * size];
+    let pixel = |x: isize, y: isize, c: usize| -> f32 {
+        if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
+            0.0
+        } else {
+            image.pixels[(y as usize * w + x as usize) * 4 + c] as f32
+        }
+    };
+    for v in 0..size {
+        let sy = y0 + (v as f32 + 0.5) * step - 0.5;
+        let (yi, fy) = (sy.floor() as isize, sy - sy.floor());
+        for u in 0..size {
+            let sx = x0 + (u as f32 + 0.5) * step - 0.5;
+            let (xi, fx) = (sx.floor() as isize, sx - sx.floor());
+            for c in 0..3 {
+                let top = pixel(xi, yi, c) * (1.0 - fx) + pixel(xi + 1, yi, c) * fx;
+                let bottom = pixel(xi, yi + 1, c) * (1.0 - fx) + pixel(xi + 1, yi + 1, c) * fx;
+                let value = top * (1.0 - fy) + bottom * fy;
+                planes[(c * size + v) * size + u] = value / 127.5 - 1.0;
+            }
+        }
+    }
+    Ok((planes, Letterbox { side, x0, y0 }))
+}
+
+/// A PNG file as RGBA (the CLI's and the tests' way in; the browser decodes
+/// images itself).
+#[cfg(not(target_family = "wasm"))]
+pub fn read_png(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8() | png::Transformations::ALPHA);
+    let mut reader = decoder.read_info().map_err(|e| format!("not a readable PNG image ({e})"))?;
+    let mut buf = vec![0; reader.output_buffer_size().ok_or("the PNG image is too large")?];
+    let info = reader.next_frame(&mut buf).map_err(|e| format!("the PNG image is damaged ({e})"))?;
+    let (w, h) = (info.width as usize, info.height as usize);
+    buf.truncate(info.buffer_size());
+    let pixels = match info.color_type {
+        png::ColorType::Rgba => buf,
+        png::ColorType::GrayscaleAlpha => buf.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect(),
+        other => return Err(format!("unexpected PNG colour type {other:?}")),
+    };
+    Ok((pixels, w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::block_on;
+
+    pub(crate) fn detector() -> Detector {
+        let path = format!("{}/../node_modules/@mediapipe/face_detection/face_detection_short_range.tflite", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run `make setup`: it installs the npm package)"));
+        Detector::new(&bytes, &Device::flex()).unwrap()
+    }
+
+    fn astronaut() -> (Vec<u8>, usize, usize) {
+        read_png(&std::fs::read(format!("{}/../tests/fixtures/astronaut.png", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn finds_the_astronauts_face() {
+        let (pixels, width, height) = astronaut();
+        let faces = block_on(detector().detect(&[Rgba { pixels: &pixels, width, height }])).unwrap().remove(0);
+        println!("{faces:?}");
+        assert_eq!(faces.len(), 1);
+        let [x1, y1, x2, y2] = faces[0].bbox;
+        // Her face spans roughly x 170–270, y 70–200 in the 512×512 photo.
+        assert!(faces[0].score > 0.8);
+        assert!((150.0..200.0).contains(&x1) && (250.0..300.0).contains(&x2), "{x1} {x2}");
+        assert!((50.0..120.0).contains(&y1) && (170.0..230.0).contains(&y2), "{y1} {y2}");
+        // Eyes above the nose, nose above the mouth.
+        let k = faces[0].keypoints;
+        assert!(k[0][1] < k[2][1] && k[1][1] < k[2][1] && k[2][1] < k[3][1], "{k:?}");
+    }
+
+    #[test]
+    fn a_frame_without_a_face_has_none() {
+        let grey = vec![128u8; 64 * 48 * 4];
+        let faces = block_on(detector().detect(&[Rgba { pixels: &grey, width: 64, height: 48 }])).unwrap();
+        assert_eq!(faces, vec![vec![]]);
+    }
+
+    #[test]
+    fn damaged_models_are_refused_not_crashed_on() {
+        let path = format!("{}/../node_modules/@mediapipe/face_detection/face_detection_short_range.tflite", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(path).unwrap();
+        for cut in [0, 7, 100, 5000, bytes.len() / 2, bytes.len() - 1] {
+            assert!(Detector::new(&bytes[..cut], &Device::flex()).is_err(), "cut at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        for i in (8..flipped.len()).step_by(997) {
+            flipped[i] ^= 0xff;
+            let _ = Detector::new(&flipped, &Device::flex());
+        }
+    }
+}

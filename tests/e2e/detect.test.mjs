@@ -1,0 +1,127 @@
+// Face detection in the core against MediaPipe's own solution: the npm
+// package @mediapipe/face_detection ships the BlazeFace weights we read and
+// MediaPipe's JS+wasm graph, which is the ground truth here. Test frames are
+// astronaut.png as it is, and drawn into 1280×720 frames scaled, shifted and
+// rotated by ±15°, made on a canvas in the browser.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openApp, backendOf } from './harness.mjs';
+
+const FRAMES = [
+  { name: 'photo', width: 512, height: 512, scale: 1, x: 0, y: 0, angle: 0 },
+  // The short-range model looks for faces that fill a good part of the
+  // frame (a person within 2 m of the camera): the photo is drawn 2.2–3×.
+  { name: '720p, centred', width: 1280, height: 720, scale: 3, x: -35, y: -24, angle: 0 },
+  { name: '720p, smaller and shifted', width: 1280, height: 720, scale: 2.2, x: 405, y: 119, angle: 0 },
+  { name: '720p, rotated +15°', width: 1280, height: 720, scale: 3, x: -35, y: -24, angle: 15 },
+  { name: '720p, rotated -15°', width: 1280, height: 720, scale: 3, x: -35, y: -24, angle: -15 },
+];
+
+function iou(a, b) {
+  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter = w * h;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+}
+
+/** MediaPipe's answers for each frame, and the frames as PNG data URLs. */
+async function reference(app) {
+  // MediaPipe's solution evaluates strings as code, which the app's CSP
+  // forbids; the reference runs in a context of its own that ignores it.
+  const context = await app.page.context().browser().newContext({ bypassCSP: true });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${app.origin}/tests/fixtures/astronaut.png`);
+    await page.addScriptTag({ url: '/node_modules/@mediapipe/face_detection/face_detection.js' });
+    return await page.evaluate(async (frames) => {
+      const photo = document.querySelector('img');
+      await photo.decode();
+      const solution = new FaceDetection({ locateFile: (file) => `/node_modules/@mediapipe/face_detection/${file}` });
+      // Naming the model, and only that, matters: otherwise the solution's
+      // graph fails to open (its detection options lose num_classes).
+      // The score threshold stays at MediaPipe's default, 0.5.
+      solution.setOptions({ model: 'short' });
+      let detections;
+      solution.onResults((results) => {
+        detections = results.detections;
+      });
+      await solution.initialize();
+      const out = [];
+      for (const f of frames) {
+        const canvas = Object.assign(document.createElement('canvas'), { width: f.width, height: f.height });
+        const g = canvas.getContext('2d');
+        g.fillStyle = '#7a8a99';
+        g.fillRect(0, 0, f.width, f.height);
+        const side = 512 * f.scale;
+        g.translate(f.x + side / 2, f.y + side / 2);
+        g.rotate((f.angle * Math.PI) / 180);
+        g.drawImage(photo, -side / 2, -side / 2, side, side);
+        await solution.send({ image: canvas });
+        out.push({
+          png: canvas.toDataURL('image/png'),
+          boxes: detections.map(({ boundingBox: b }) => [
+            (b.xCenter - b.width / 2) * f.width,
+            (b.yCenter - b.height / 2) * f.height,
+            (b.xCenter + b.width / 2) * f.width,
+            (b.yCenter + b.height / 2) * f.height,
+          ]),
+        });
+      }
+      await solution.close();
+      return out;
+    }, FRAMES);
+  } finally {
+    await context.close();
+  }
+}
+
+async function ours(page, png) {
+  return page.evaluate(async (png) => {
+    const img = new Image();
+    img.src = png;
+    await img.decode();
+    const canvas = new OffscreenCanvas(img.naturalWidth, img.naturalHeight);
+    const g = canvas.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const { data, width, height } = g.getImageData(0, 0, canvas.width, canvas.height);
+    const started = performance.now();
+    const faces = await window.wav2lip.call('detectFaces', { pixels: new Uint8Array(data.buffer), width, height });
+    return { faces, ms: performance.now() - started };
+  }, png);
+}
+
+test("the core finds the faces MediaPipe's own solution finds, with IoU ≥ 0.9", async () => {
+  const app = await openApp('/?backend=cpu');
+  try {
+    await backendOf(app.page);
+    const truth = await reference(app);
+    for (const [i, frame] of FRAMES.entries()) {
+      const { boxes } = truth[i];
+      const { faces, ms } = await ours(app.page, truth[i].png);
+      assert.equal(boxes.length, 1, `${frame.name}: MediaPipe found ${boxes.length} faces`);
+      assert.equal(faces.length, 1, `${frame.name}: we found ${faces.length} faces`);
+      const overlap = iou(faces[0].box, boxes[0]);
+      const [x1, y1, x2, y2] = faces[0].box.map(Math.round);
+      console.log(`${frame.name}: IoU ${overlap.toFixed(4)}, box ${x1},${y1}–${x2},${y2}, score ${faces[0].score.toFixed(3)}, crop ${faces[0].crop.join(',')}, ${ms.toFixed(0)} ms`);
+      assert.ok(overlap >= 0.9, `${frame.name}: IoU ${overlap}`);
+      const [cx1, cy1, cx2, cy2] = faces[0].crop;
+      assert.ok(cx1 <= x1 && cy1 <= y1 && cx2 >= x2 && cy2 >= y2, `${frame.name}: the crop holds the face box`);
+    }
+    assert.deepEqual(app.foreignRequests, []);
+  } finally {
+    await app.close();
+  }
+});
+
+test('a frame without a face has none, and a blank frame is fine', async () => {
+  const app = await openApp('/?backend=cpu');
+  try {
+    await backendOf(app.page);
+    const faces = await app.page.evaluate(() => window.wav2lip.call('detectFaces', { pixels: new Uint8Array(320 * 240 * 4).fill(200), width: 320, height: 240 }));
+    assert.deepEqual(faces, []);
+    const wrong = await app.page.evaluate(() => window.wav2lip.call('detectFaces', { pixels: new Uint8Array(10), width: 320, height: 240 }).catch((e) => e.message));
+    assert.match(wrong, /320×240 pixels needs 307200 RGBA bytes, got 10/);
+  } finally {
+    await app.close();
+  }
+});
