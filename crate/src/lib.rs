@@ -2,9 +2,10 @@
 //!
 //! The pipeline, one module per stage, grows as the stages land:
 //! audio → detect → crop → generate → blend, plus checkpoint loading.
-//! Today: the audio front end ([`audio`]), checkpoint loading
-//! ([`checkpoint`]), the generator ([`generate`]), and the compute backend's
-//! choice ([`backend`]) and proof ([`selftest`]).
+//! Today: the audio front end ([`audio`]), face detection ([`detect`]) and
+//! the Wav2Lip crop ([`crop`]), checkpoint loading ([`checkpoint`]), the
+//! generator ([`generate`]), and the compute backend's choice ([`backend`])
+//! and proof ([`selftest`]).
 //!
 //! [`web`] is the only module that knows about the browser; the `wav2lip`
 //! binary (`src/bin/wav2lip.rs`) is the only native entry point.
