@@ -90,6 +90,72 @@ pub fn smooth(boxes: &[[f32; 4]], window: usize) -> Vec<[f32; 4]> {
     boxes
 }
 
+/// The generator's face side, in pixels.
+pub const FACE: usize = 96;
+
+/// OpenCV's `INTER_LINEAR` source position for destination index `d` when
+/// `src` pixels map to `dst`: pixel centres aligned, clamped at the edges.
+/// Returns the left neighbour and the weight of the right one.
+fn linear_tap(d: usize, src: usize, dst: usize) -> (usize, f32) {
+    let f = (d as f32 + 0.5) * (src as f32 / dst as f32) - 0.5;
+    let i = f.floor();
+    if i < 0.0 {
+        (0, 0.0)
+    } else if i as usize >= src - 1 {
+        (src - 1, 0.0)
+    } else {
+        (i as usize, f - i)
+    }
+}
+
+/// Bilinear resize of a `width`-wide interleaved image region `[x1, y1,
+/// x2, y2)` with `channels` channels (`pick` chooses which, in order) into
+/// planar `out` of `size × size` per channel, values / 255. This is
+/// `cv2.resize(crop, (size, size))` (INTER_LINEAR): the same sampling
+/// positions and edge clamping, rounded to whole grey levels; OpenCV's
+/// 8-bit path computes in 11-bit fixed point, so about one value in eight
+/// differs by one grey level (measured on the test photo).
+fn resize_planar(pixels: &[u8], width: usize, channels: usize, region: [usize; 4], pick: [usize; 3], size: usize, out: &mut [f32]) {
+    let [x1, y1, x2, y2] = region;
+    let (w, h) = (x2 - x1, y2 - y1);
+    let xs: Vec<(usize, f32)> = (0..size).map(|u| linear_tap(u, w, size)).collect();
+    for v in 0..size {
+        let (ty, fy) = linear_tap(v, h, size);
+        let rows = [y1 + ty, y1 + (ty + 1).min(h - 1)];
+        for (u, &(tx, fx)) in xs.iter().enumerate() {
+            let cols = [x1 + tx, x1 + (tx + 1).min(w - 1)];
+            for (plane, &c) in pick.iter().enumerate() {
+                let at = |r: usize, k: usize| pixels[(rows[r] * width + cols[k]) * channels + c] as f32;
+                let top = at(0, 0) + (at(0, 1) - at(0, 0)) * fx;
+                let bottom = at(1, 0) + (at(1, 1) - at(1, 0)) * fx;
+                // Rounded to whole grey levels, as OpenCV's 8-bit result is.
+                out[(plane * size + v) * size + u] = (top + (bottom - top) * fy).round() / 255.0;
+            }
+        }
+    }
+}
+
+/// One generator input from an RGBA frame and a crop box: `[6, 96, 96]`,
+/// BGR 0..1; channels 0–2 the crop with its lower half (rows 48–95) black,
+/// channels 3–5 the same crop whole, as the reference.
+pub fn generator_input(rgba: &[u8], width: usize, crop: [i32; 4], out: &mut [f32]) -> Result<(), String> {
+    let [x1, y1, x2, y2] = crop;
+    let height = rgba.len() / 4 / width.max(1);
+    if x1 < 0 || y1 < 0 || x2 <= x1 || y2 <= y1 || x2 as usize > width || y2 as usize > height {
+        return Err(format!("the crop {crop:?} is not inside the {width}×{height} frame"));
+    }
+    let plane = FACE * FACE;
+    let region = [x1, y1, x2, y2].map(|v| v as usize);
+    // RGBA → BGR: channels 2, 1, 0.
+    resize_planar(rgba, width, 4, region, [2, 1, 0], FACE, &mut out[3 * plane..6 * plane]);
+    let (masked, reference) = out.split_at_mut(3 * plane);
+    masked.copy_from_slice(&reference[..3 * plane]);
+    for c in 0..3 {
+        masked[c * plane + plane / 2..(c + 1) * plane].fill(0.0);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +189,41 @@ mod tests {
         assert!(s.iter().zip(original).all(|(a, b)| (a - b).abs() < 1e-5), "{s:?}");
         assert_eq!(smooth(&boxes[..3], 5)[0][0], 1.0);
         assert_eq!(smooth(&boxes, 1), boxes);
+    }
+
+    fn astronaut() -> (Vec<u8>, usize) {
+        let bytes = std::fs::read(format!("{}/../tests/fixtures/astronaut.png", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let (pixels, width, _) = crate::detect::read_png(&bytes).unwrap();
+        (pixels, width)
+    }
+
+    /// `crop96_cv2.npy`: `cv2.resize(bgr[y1:y2, x1:x2], (96, 96)) / 255`
+    /// (OpenCV 4.10) for two crops of the photo, one shrunk, one enlarged.
+    #[test]
+    fn the_crop_is_resized_as_opencv_does_within_a_grey_level() {
+        let (pixels, width) = astronaut();
+        let bytes = std::fs::read(format!("{}/../tests/fixtures/crop96_cv2.npy", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let (shape, expected) = crate::npy::read_f32(&bytes).unwrap();
+        assert_eq!(shape, [2, 3, FACE, FACE]);
+        let plane = FACE * FACE;
+        for (k, crop) in [[179, 81, 272, 185], [200, 120, 230, 160]].into_iter().enumerate() {
+            let mut input = vec![0.0; 6 * plane];
+            generator_input(&pixels, width, crop, &mut input).unwrap();
+            let reference = &input[3 * plane..];
+            let want = &expected[k * 3 * plane..(k + 1) * 3 * plane];
+            let diffs: Vec<f32> = reference.iter().zip(want).map(|(a, b)| (a - b).abs() * 255.0).collect();
+            let max = diffs.iter().fold(0.0f32, |a, &b| a.max(b));
+            let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+            println!("crop {crop:?} vs OpenCV INTER_LINEAR: max {max:.2}, mean {mean:.3} grey levels");
+            assert!(max <= 1.001 && mean < 0.2, "max {max}, mean {mean}");
+            // The masked copy: top half equal, lower half black.
+            for c in 0..3 {
+                assert_eq!(input[c * plane..c * plane + plane / 2], reference[c * plane..c * plane + plane / 2]);
+                assert!(input[c * plane + plane / 2..(c + 1) * plane].iter().all(|&v| v == 0.0));
+            }
+        }
+        let mut input = vec![0.0; 6 * plane];
+        assert!(generator_input(&pixels, width, [500, 0, 520, 10], &mut input).is_err());
+        assert!(generator_input(&pixels, width, [10, 10, 10, 20], &mut input).is_err());
     }
 }

@@ -19,6 +19,7 @@ pub mod formula;
 pub mod generate;
 pub mod npy;
 pub mod selftest;
+pub mod track;
 
 #[cfg(not(target_family = "wasm"))]
 pub mod blocking;

@@ -211,4 +211,31 @@ mod tests {
             let _ = Detector::new(&flipped, &Device::flex());
         }
     }
+
+    /// Two people side by side: the photo's face region, enlarged 3× (nearest
+    /// neighbour), in each half of a 1280×720 frame.
+    #[test]
+    fn two_faces_are_both_found_and_a_click_follows_one() {
+        let (pixels, width, _) = astronaut();
+        let (fw, fh) = (1280, 720);
+        let mut frame = vec![90u8; fw * fh * 4];
+        for y in 0..fh {
+            for x in 0..fw {
+                let (sx, sy) = (120 + (x % 640) / 3, 30 + y / 3);
+                let from = (sy * width + sx) * 4;
+                frame[(y * fw + x) * 4..(y * fw + x) * 4 + 4].copy_from_slice(&pixels[from..from + 4]);
+            }
+        }
+        let faces = block_on(detector().detect(&[Rgba { pixels: &frame, width: fw, height: fh }])).unwrap().remove(0);
+        assert_eq!(faces.len(), 2, "{faces:?}");
+        let mut centres: Vec<f32> = faces.iter().map(|f| (f.bbox[0] + f.bbox[2]) / 2.0).collect();
+        centres.sort_by(f32::total_cmp);
+        assert!(centres[0] < 640.0 && centres[1] > 640.0, "{centres:?}");
+        // Clicking the right-hand person follows that one.
+        let mut tracker = crate::track::Tracker::new(&faces, Some([960.0, 360.0]), 3);
+        match tracker.follow(&faces) {
+            crate::track::Sighting::Seen(face) => assert!(face.bbox[0] > 640.0, "{face:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
