@@ -1,17 +1,19 @@
 //! The Wav2Lip core: everything between decoded media and encoded media.
 //!
-//! The pipeline, one module per stage, grows as the stages land:
+//! The pipeline, one module per stage:
 //! audio → detect → crop → generate → blend, plus checkpoint loading.
-//! Today: the audio front end ([`audio`]), face detection ([`detect`]) and
-//! the Wav2Lip crop ([`crop`]), checkpoint loading ([`checkpoint`]), the
-//! generator ([`generate`]), and the compute backend's choice ([`backend`])
-//! and proof ([`selftest`]).
+//! Today: the audio front end ([`audio`]), face detection ([`detect`]),
+//! following one face ([`track`]), the Wav2Lip crop ([`crop`]), checkpoint
+//! loading ([`checkpoint`]), the generator ([`generate`]), the blend back
+//! into the frame ([`blend`]), and the compute backend's choice
+//! ([`backend`]) and proof ([`selftest`]).
 //!
 //! [`web`] is the only module that knows about the browser; the `wav2lip`
 //! binary (`src/bin/wav2lip.rs`) is the only native entry point.
 
 pub mod audio;
 pub mod backend;
+pub mod blend;
 pub mod checkpoint;
 pub mod crop;
 pub mod detect;

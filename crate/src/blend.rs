@@ -1,0 +1,238 @@
+//! The generated face back into the frame, without the original's seam.
+//!
+//! The original resized the 96×96 output to the crop box and pasted it as a
+//! hard rectangle: its blur and any colour drift end at a visible edge.
+//! Here only the lower face changes (the generator only redraws the lower
+//! half anyway): the output is first matched in colour to the frame over
+//! the upper half of the box, where it should reproduce the input, then
+//! mixed in through a soft elliptical mask around the mouth and jaw that
+//! falls to zero well inside the box, so the box border never shows.
+
+use crate::crop::FACE;
+
+/// Where the mask sits in the box, as fractions of its width and height.
+#[derive(Clone, Copy, Debug)]
+pub struct MaskShape {
+    pub centre: [f32; 2],
+    pub radius: [f32; 2],
+    /// Width of the soft edge, as a fraction of the box width.
+    pub feather: f32,
+}
+
+impl MaskShape {
+    /// Around the mouth: centred on the mouth keypoint when there is one
+    /// (x, y relative to the box), covering cheeks to chin.
+    pub fn around(mouth: Option<[f32; 2]>) -> Self {
+        let centre = mouth.map_or([0.5, 0.7], |[x, y]| [x.clamp(0.3, 0.7), y.clamp(0.55, 0.8)]);
+        Self { centre, radius: [0.34, 0.26], feather: 0.12 }
+    }
+}
+
+/// The original's paste: the output resized to the box replaces it.
+pub fn paste_hard(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32]) {
+    let patch = resize_to_box(bgr, crop);
+    let [x1, y1, x2, y2] = crop.map(|v| v as usize);
+    for y in y1..y2 {
+        for x in x1..x2 {
+            let p = &patch[((y - y1) * (x2 - x1) + (x - x1)) * 3..][..3];
+            for c in 0..3 {
+                rgba[(y * width + x) * 4 + c] = to_u8(p[c]);
+            }
+        }
+    }
+}
+
+/// Ours: colour-matched, feathered, lower face only.
+pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32], shape: MaskShape) {
+    let mut patch = resize_to_box(bgr, crop);
+    let [x1, y1, x2, y2] = crop.map(|v| v as usize);
+    let (w, h) = (x2 - x1, y2 - y1);
+    match_colour(&mut patch, rgba, width, crop);
+    let feather = (shape.feather * w as f32).max(1.0);
+    for y in y1..y2 {
+        for x in x1..x2 {
+            let (u, v) = ((x - x1) as f32 + 0.5, (y - y1) as f32 + 0.5);
+            // Distance outside the ellipse, in pixels (negative inside).
+            let (dx, dy) = ((u / w as f32 - shape.centre[0]) / shape.radius[0], (v / h as f32 - shape.centre[1]) / shape.radius[1]);
+            let r = (dx * dx + dy * dy).sqrt();
+            let outside = (r - 1.0) * shape.radius[0].min(shape.radius[1]) * w.min(h) as f32;
+            let inner = smoothstep(1.0 - outside / feather);
+            // Never reach the box border.
+            let edge = u.min(v).min(w as f32 - u).min(h as f32 - v);
+            let m = inner * smoothstep(edge / feather);
+            if m <= 0.0 {
+                continue;
+            }
+            let new = &patch[((y - y1) * w + (x - x1)) * 3..][..3];
+            for (old, &new) in rgba[(y * width + x) * 4..][..3].iter_mut().zip(new) {
+                let was = *old as f32 / 255.0;
+                *old = to_u8(was + (new - was) * m);
+            }
+        }
+    }
+}
+
+fn smoothstep(t: f32) -> f32 {
+    let t = t.clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+fn to_u8(v: f32) -> u8 {
+    (v * 255.0).round().clamp(0.0, 255.0) as u8
+}
+
+/// The 96×96 BGR planar output as RGB interleaved at the box's size
+/// (bilinear, as `cv2.resize` in the original).
+fn resize_to_box(bgr: &[f32], crop: [i32; 4]) -> Vec<f32> {
+    let [x1, y1, x2, y2] = crop;
+    let (w, h) = ((x2 - x1) as usize, (y2 - y1) as usize);
+    let plane = FACE * FACE;
+    let tap = |d: usize, dst: usize| {
+        let f = ((d as f32 + 0.5) * FACE as f32 / dst as f32 - 0.5).clamp(0.0, (FACE - 1) as f32);
+        let i = (f.floor() as usize).min(FACE - 2);
+        (i, f - i as f32)
+    };
+    let mut out = vec![0.0; w * h * 3];
+    for y in 0..h {
+        let (ty, fy) = tap(y, h);
+        for x in 0..w {
+            let (tx, fx) = tap(x, w);
+            for c in 0..3 {
+                let p = &bgr[(2 - c) * plane..];
+                let at = |r: usize, k: usize| p[r * FACE + k];
+                let top = at(ty, tx) + (at(ty, tx + 1) - at(ty, tx)) * fx;
+                let bottom = at(ty + 1, tx) + (at(ty + 1, tx + 1) - at(ty + 1, tx)) * fx;
+                out[(y * w + x) * 3 + c] = top + (bottom - top) * fy;
+            }
+        }
+    }
+    out
+}
+
+/// Shift and scale each channel of `patch` so that over the upper half of
+/// the box, which the generator saw unmasked, it has the frame's mean and
+/// spread there.
+fn match_colour(patch: &mut [f32], rgba: &[u8], width: usize, crop: [i32; 4]) {
+    let [x1, y1, x2, y2] = crop.map(|v| v as usize);
+    let (w, h) = (x2 - x1, y2 - y1);
+    let n = (w * (h / 2)).max(1) as f32;
+    for c in 0..3 {
+        let (mut gs, mut gq, mut fs, mut fq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for y in 0..h / 2 {
+            for x in 0..w {
+                let g = patch[(y * w + x) * 3 + c] as f64;
+                let f = rgba[((y1 + y) * width + x1 + x) * 4 + c] as f64 / 255.0;
+                gs += g;
+                gq += g * g;
+                fs += f;
+                fq += f * f;
+            }
+        }
+        let n = n as f64;
+        let (gm, fm) = (gs / n, fs / n);
+        let (gsd, fsd) = ((gq / n - gm * gm).max(0.0).sqrt(), (fq / n - fm * fm).max(0.0).sqrt());
+        // A flat patch has no spread to match; keep its contrast then.
+        let gain = if gsd > 1e-3 { (fsd / gsd).clamp(0.5, 2.0) } else { 1.0 };
+        for v in patch.iter_mut().skip(c).step_by(3) {
+            *v = ((*v as f64 - gm) * gain + fm) as f32;
+        }
+    }
+}
+
+/// How visible the box border is: along each side, in runs of 8 pixels,
+/// the absolute difference between the mean luma just inside and just
+/// outside the box, averaged over all runs (grey levels). Averaging a run
+/// first lets texture cancel out and leaves the step a seam makes.
+pub fn border_step(rgba: &[u8], width: usize, height: usize, crop: [i32; 4]) -> f32 {
+    const RUN: usize = 8;
+    let [x1, y1, x2, y2] = crop;
+    let luma = |(x, y): (i32, i32)| {
+        let p = &rgba[(y as usize * width + x as usize) * 4..];
+        0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
+    };
+    let inside = |x: i32, y: i32| x >= 0 && y >= 0 && (x as usize) < width && (y as usize) < height;
+    // Each side: the pixel pairs (inside, outside) along it.
+    type Pair = ((i32, i32), (i32, i32));
+    let sides: [Vec<Pair>; 4] = [
+        (x1..x2).map(|x| ((x, y1), (x, y1 - 1))).collect(),
+        (x1..x2).map(|x| ((x, y2 - 1), (x, y2))).collect(),
+        (y1..y2).map(|y| ((x1, y), (x1 - 1, y))).collect(),
+        (y1..y2).map(|y| ((x2 - 1, y), (x2, y))).collect(),
+    ];
+    let (mut sum, mut runs) = (0.0, 0);
+    for side in &sides {
+        if side.first().is_none_or(|&(_, (x, y))| !inside(x, y)) {
+            continue; // the box touches the frame's edge here
+        }
+        for run in side.chunks_exact(RUN) {
+            let step: f32 = run.iter().map(|&(a, b)| luma(a) - luma(b)).sum::<f32>() / RUN as f32;
+            sum += step.abs();
+            runs += 1;
+        }
+    }
+    if runs == 0 { 0.0 } else { sum / runs as f32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crop::generator_input;
+
+    /// What a generator typically returns: the face, softer (96 px) and a
+    /// little off in colour; here the reference channels of its input,
+    /// blurred and tinted.
+    fn imperfect_output(input: &[f32]) -> Vec<f32> {
+        let plane = FACE * FACE;
+        let mut out = input[3 * plane..].to_vec();
+        for c in 0..3 {
+            let p = &mut out[c * plane..(c + 1) * plane];
+            let copy = p.to_vec();
+            for y in 1..FACE - 1 {
+                for x in 1..FACE - 1 {
+                    let mut s = 0.0;
+                    for dy in 0..3 {
+                        for dx in 0..3 {
+                            s += copy[(y + dy - 1) * FACE + x + dx - 1];
+                        }
+                    }
+                    p[y * FACE + x] = s / 9.0;
+                }
+            }
+            for v in p.iter_mut() {
+                *v = *v * 0.92 + [0.03, 0.0, -0.02][c];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_blend_leaves_no_seam_where_the_hard_paste_does() {
+        let bytes = std::fs::read(format!("{}/../tests/fixtures/astronaut.png", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let (frame, width, height) = crate::detect::read_png(&bytes).unwrap();
+        let crop = [179, 81, 272, 185];
+        let mut input = vec![0.0; 6 * FACE * FACE];
+        generator_input(&frame, width, crop, &mut input).unwrap();
+        let output = imperfect_output(&input);
+
+        let natural = border_step(&frame, width, height, crop);
+        let mut hard = frame.clone();
+        paste_hard(&mut hard, width, crop, &output);
+        let mut ours = frame.clone();
+        blend(&mut ours, width, crop, &output, MaskShape::around(Some([(220.4 - 179.0) / 93.0, (144.6 - 81.0) / 104.0])));
+        let (hard_step, our_step) = (border_step(&hard, width, height, crop), border_step(&ours, width, height, crop));
+        println!("border step (grey levels): untouched frame {natural:.2}, hard paste {hard_step:.2}, blended {our_step:.2}");
+        assert!(hard_step > natural + 3.0, "the hard paste should show: {hard_step} vs {natural}");
+        assert!(our_step <= natural + 0.1, "the blend should not: {our_step} vs {natural}");
+        // Outside the box nothing changed; inside, the mouth did.
+        for y in 0..height {
+            for x in 0..width {
+                let inside = (179..272).contains(&x) && (81..185).contains(&y);
+                if !inside {
+                    assert_eq!(ours[(y * width + x) * 4..][..4], frame[(y * width + x) * 4..][..4]);
+                }
+            }
+        }
+        let mouth = (145 * width + 220) * 4;
+        assert_ne!(ours[mouth..mouth + 3], frame[mouth..mouth + 3]);
+    }
+}
