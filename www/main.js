@@ -7,9 +7,35 @@ const modelStatus = document.querySelector('#model-status');
 const voiceFile = document.querySelector('#voice-file');
 const voiceStatus = document.querySelector('#voice-status');
 
-function showModel(state, text) {
-  modelStatus.textContent = text;
-  modelStatus.dataset.state = state;
+/** Set a status line's text and state (none, loading, ready, error). */
+function show(element, state, text) {
+  element.textContent = text;
+  element.dataset.state = state;
+}
+
+const showModel = (state, text) => show(modelStatus, state, text);
+const showVoice = (state, text) => show(voiceStatus, state, text);
+
+/**
+ * When the user chooses a file in `input`: say `loading(file)`, run
+ * `load(file)`, and say what it gave (or why it failed) through `say`.
+ * The input is disabled meanwhile.
+ */
+function onFileChosen(input, say, { loading, load }) {
+  input.disabled = false;
+  input.addEventListener('change', async () => {
+    const [file] = input.files;
+    if (!file) return;
+    input.disabled = true;
+    say('loading', loading(file));
+    try {
+      say('ready', await load(file));
+    } catch (error) {
+      say('error', `${file.name}: ${error.message}`);
+    } finally {
+      input.disabled = false;
+    }
+  });
 }
 
 function describeModel({ name, seconds, cached }, origin) {
@@ -25,25 +51,10 @@ async function startModel(core) {
   } catch (error) {
     showModel('none', `The model kept from an earlier visit could not be loaded (${error.message}); choose the checkpoint again.`);
   }
-  modelFile.disabled = false;
-  modelFile.addEventListener('change', async () => {
-    const [file] = modelFile.files;
-    if (!file) return;
-    modelFile.disabled = true;
-    showModel('loading', `Reading ${file.name} (${(file.size / 1e6).toFixed(0)} MB)…`);
-    try {
-      showModel('ready', describeModel(await core.call('loadCheckpoint', { file }), 'loaded'));
-    } catch (error) {
-      showModel('error', `${file.name}: ${error.message}`);
-    } finally {
-      modelFile.disabled = false;
-    }
+  onFileChosen(modelFile, showModel, {
+    loading: (file) => `Reading ${file.name} (${(file.size / 1e6).toFixed(0)} MB)…`,
+    load: async (file) => describeModel(await core.call('loadCheckpoint', { file }), 'loaded'),
   });
-}
-
-function showVoice(state, text) {
-  voiceStatus.textContent = text;
-  voiceStatus.dataset.state = state;
 }
 
 function describeVoice({ name, duration, sampleRate, channels, warning }) {
@@ -53,19 +64,9 @@ function describeVoice({ name, duration, sampleRate, channels, warning }) {
 }
 
 function startVoice(core) {
-  voiceFile.disabled = false;
-  voiceFile.addEventListener('change', async () => {
-    const [file] = voiceFile.files;
-    if (!file) return;
-    voiceFile.disabled = true;
-    showVoice('loading', `Listening to ${file.name}…`);
-    try {
-      showVoice('ready', describeVoice(await core.call('loadVoice', { file })));
-    } catch (error) {
-      showVoice('error', `${file.name}: ${error.message}`);
-    } finally {
-      voiceFile.disabled = false;
-    }
+  onFileChosen(voiceFile, showVoice, {
+    loading: (file) => `Listening to ${file.name}…`,
+    load: async (file) => describeVoice(await core.call('loadVoice', { file })),
   });
 }
 

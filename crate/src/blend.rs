@@ -8,7 +8,7 @@
 //! mixed in through a soft elliptical mask around the mouth and jaw that
 //! falls to zero well inside the box, so the box border never shows.
 
-use crate::crop::FACE;
+use crate::crop::{FACE, linear_tap};
 
 /// Where the mask sits in the box, as fractions of its width and height.
 #[derive(Clone, Copy, Debug)]
@@ -87,21 +87,18 @@ fn resize_to_box(bgr: &[f32], crop: [i32; 4]) -> Vec<f32> {
     let [x1, y1, x2, y2] = crop;
     let (w, h) = ((x2 - x1) as usize, (y2 - y1) as usize);
     let plane = FACE * FACE;
-    let tap = |d: usize, dst: usize| {
-        let f = ((d as f32 + 0.5) * FACE as f32 / dst as f32 - 0.5).clamp(0.0, (FACE - 1) as f32);
-        let i = (f.floor() as usize).min(FACE - 2);
-        (i, f - i as f32)
-    };
+    let xs: Vec<(usize, f32)> = (0..w).map(|x| linear_tap(x, FACE, w)).collect();
     let mut out = vec![0.0; w * h * 3];
     for y in 0..h {
-        let (ty, fy) = tap(y, h);
-        for x in 0..w {
-            let (tx, fx) = tap(x, w);
+        let (ty, fy) = linear_tap(y, FACE, h);
+        let rows = [ty, (ty + 1).min(FACE - 1)];
+        for (x, &(tx, fx)) in xs.iter().enumerate() {
+            let cols = [tx, (tx + 1).min(FACE - 1)];
             for c in 0..3 {
                 let p = &bgr[(2 - c) * plane..];
-                let at = |r: usize, k: usize| p[r * FACE + k];
-                let top = at(ty, tx) + (at(ty, tx + 1) - at(ty, tx)) * fx;
-                let bottom = at(ty + 1, tx) + (at(ty + 1, tx + 1) - at(ty + 1, tx)) * fx;
+                let at = |r: usize, k: usize| p[rows[r] * FACE + cols[k]];
+                let top = at(0, 0) + (at(0, 1) - at(0, 0)) * fx;
+                let bottom = at(1, 0) + (at(1, 1) - at(1, 0)) * fx;
                 out[(y * w + x) * 3 + c] = top + (bottom - top) * fy;
             }
         }
@@ -115,7 +112,7 @@ fn resize_to_box(bgr: &[f32], crop: [i32; 4]) -> Vec<f32> {
 fn match_colour(patch: &mut [f32], rgba: &[u8], width: usize, crop: [i32; 4]) {
     let [x1, y1, x2, y2] = crop.map(|v| v as usize);
     let (w, h) = (x2 - x1, y2 - y1);
-    let n = (w * (h / 2)).max(1) as f32;
+    let n = (w * (h / 2)).max(1) as f64;
     for c in 0..3 {
         let (mut gs, mut gq, mut fs, mut fq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for y in 0..h / 2 {
@@ -128,7 +125,6 @@ fn match_colour(patch: &mut [f32], rgba: &[u8], width: usize, crop: [i32; 4]) {
                 fq += f * f;
             }
         }
-        let n = n as f64;
         let (gm, fm) = (gs / n, fs / n);
         let (gsd, fsd) = ((gq / n - gm * gm).max(0.0).sqrt(), (fq / n - fm * fm).max(0.0).sqrt());
         // A flat patch has no spread to match; keep its contrast then.
@@ -207,8 +203,7 @@ mod tests {
 
     #[test]
     fn the_blend_leaves_no_seam_where_the_hard_paste_does() {
-        let bytes = std::fs::read(format!("{}/../tests/fixtures/astronaut.png", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let (frame, width, height) = crate::detect::read_png(&bytes).unwrap();
+        let (frame, width, height) = crate::testdata::astronaut();
         let crop = [179, 81, 272, 185];
         let mut input = vec![0.0; 6 * FACE * FACE];
         generator_input(&frame, width, crop, &mut input).unwrap();

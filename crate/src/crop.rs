@@ -96,7 +96,7 @@ pub const FACE: usize = 96;
 /// OpenCV's `INTER_LINEAR` source position for destination index `d` when
 /// `src` pixels map to `dst`: pixel centres aligned, clamped at the edges.
 /// Returns the left neighbour and the weight of the right one.
-fn linear_tap(d: usize, src: usize, dst: usize) -> (usize, f32) {
+pub(crate) fn linear_tap(d: usize, src: usize, dst: usize) -> (usize, f32) {
     let f = (d as f32 + 0.5) * (src as f32 / dst as f32) - 0.5;
     let i = f.floor();
     if i < 0.0 {
@@ -191,19 +191,12 @@ mod tests {
         assert_eq!(smooth(&boxes, 1), boxes);
     }
 
-    fn astronaut() -> (Vec<u8>, usize) {
-        let bytes = std::fs::read(format!("{}/../tests/fixtures/astronaut.png", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let (pixels, width, _) = crate::detect::read_png(&bytes).unwrap();
-        (pixels, width)
-    }
-
     /// `crop96_cv2.npy`: `cv2.resize(bgr[y1:y2, x1:x2], (96, 96)) / 255`
     /// (OpenCV 4.10) for two crops of the photo, one shrunk, one enlarged.
     #[test]
     fn the_crop_is_resized_as_opencv_does_within_a_grey_level() {
-        let (pixels, width) = astronaut();
-        let bytes = std::fs::read(format!("{}/../tests/fixtures/crop96_cv2.npy", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let (shape, expected) = crate::npy::read_f32(&bytes).unwrap();
+        let (pixels, width, _) = crate::testdata::astronaut();
+        let (shape, expected) = crate::testdata::npy("crop96_cv2.npy");
         assert_eq!(shape, [2, 3, FACE, FACE]);
         let plane = FACE * FACE;
         for (k, crop) in [[179, 81, 272, 185], [200, 120, 230, 160]].into_iter().enumerate() {

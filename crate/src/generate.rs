@@ -245,21 +245,17 @@ impl Loader<'_> {
 mod tests {
     use super::*;
     use crate::blocking::block_on;
-    use crate::{formula, npy};
-
-    fn fixture(name: &str) -> (Vec<usize>, Vec<f32>) {
-        let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        npy::read_f32(&std::fs::read(path).unwrap()).unwrap()
-    }
+    use crate::formula;
+    use crate::testdata::npy;
 
     /// Max abs difference from `gen_out.npy`, which the authors' code produced
     /// from `gen_mel.npy` and `gen_face.npy` with the formula weights of seed 7.
     pub(super) fn error_against_the_original(weights: &Weights) -> f32 {
         let generator = Generator::from_weights(weights, &Device::flex()).unwrap();
-        let (mel_shape, mel) = fixture("gen_mel.npy");
-        let (_, face) = fixture("gen_face.npy");
+        let (mel_shape, mel) = npy("gen_mel.npy");
+        let (_, face) = npy("gen_face.npy");
         let got = block_on(generator.run(mel, face, mel_shape[0])).unwrap();
-        let (_, expected) = fixture("gen_out.npy");
+        let (_, expected) = npy("gen_out.npy");
         assert_eq!(got.len(), expected.len());
         got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
     }

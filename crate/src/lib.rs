@@ -23,6 +23,9 @@ pub mod npy;
 pub mod selftest;
 pub mod track;
 
+#[cfg(test)]
+mod testdata;
+
 #[cfg(not(target_family = "wasm"))]
 pub mod blocking;
 

@@ -62,8 +62,7 @@ mod tests {
     fn round_trips_and_reads_numpy_output() {
         let bytes = write_f32(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, -6.5]);
         assert_eq!(read_f32(&bytes).unwrap(), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, -6.5]));
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/gen_mel.npy");
-        let (shape, values) = read_f32(&std::fs::read(path).unwrap()).unwrap();
+        let (shape, values) = read_f32(&crate::testdata::fixture("gen_mel.npy")).unwrap();
         assert_eq!(shape, [4, 1, 80, 16]);
         assert!(values.iter().all(|v| (-4.0..=4.0).contains(v)));
     }

@@ -4,7 +4,7 @@
 // Not a test: it prints numbers.
 //
 //   node tests/bench/audio.mjs            (SECONDS=60 RUNS=5)
-import { openApp, backendOf } from '../e2e/harness.mjs';
+import { openApp, backendOf, statusState } from '../e2e/harness.mjs';
 import { wav16 } from '../e2e/wav.mjs';
 
 const seconds = Number(process.env.SECONDS ?? 60);
@@ -43,7 +43,7 @@ try {
   const rate = 44100;
   const samples = new Int16Array(seconds * rate * 2).map((_, i) => 8000 * Math.sin(i * 0.01) + 2000 * Math.sin(i * 1.3));
   await app.page.setInputFiles('#voice-file', { name: 'minute.wav', mimeType: 'audio/wav', buffer: wav16(samples, rate, 2) });
-  await app.page.waitForSelector('#voice-status[data-state="ready"], #voice-status[data-state="error"]', { timeout: 300_000 });
+  await statusState(app.page, '#voice-status', ['ready', 'error']);
   const report = await app.page.evaluate(() => window.wav2lip.call('loadVoice', { file: document.querySelector('#voice-file').files[0] }));
   console.log(`page: ${seconds} s WAV (44.1 kHz stereo, ${(samples.byteLength / 1e6).toFixed(1)} MB) decoded and heard in ${(report.seconds * 1000).toFixed(0)} ms`);
 } finally {

@@ -59,11 +59,16 @@ export async function backendOf(page) {
 }
 
 /**
- * Wait until the page's model status is in one of `states` (none, loading,
- * ready, error); returns the status text.
+ * Wait until the status line `element` (e.g. '#voice-status') is in one of
+ * `states` (none, loading, ready, error); returns its text.
  */
-export async function modelState(page, states, timeout = 300_000) {
-  const selector = [states].flat().map((state) => `#model-status[data-state="${state}"]`).join(', ');
+export async function statusState(page, element, states, timeout = 300_000) {
+  const selector = [states].flat().map((state) => `${element}[data-state="${state}"]`).join(', ');
   await page.waitForSelector(selector, { timeout });
-  return page.locator('#model-status').textContent();
+  return page.locator(element).textContent();
+}
+
+/** The model's status line: see `statusState`. */
+export function modelState(page, states, timeout) {
+  return statusState(page, '#model-status', states, timeout);
 }

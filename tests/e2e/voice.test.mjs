@@ -4,21 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { openApp, backendOf } from './harness.mjs';
+import { openApp, backendOf, statusState } from './harness.mjs';
 import { readNpy, maxAbsDiff } from './npy.mjs';
 import { wav16 } from './wav.mjs';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
-async function voiceState(page, states, timeout = 120_000) {
-  const selector = [states].flat().map((state) => `#voice-status[data-state="${state}"]`).join(', ');
-  await page.waitForSelector(selector, { timeout });
-  return page.locator('#voice-status').textContent();
-}
-
 async function hear(page, file) {
   await page.setInputFiles('#voice-file', file);
-  return voiceState(page, ['ready', 'error']);
+  return statusState(page, '#voice-status', ['ready', 'error'], 120_000);
 }
 
 async function melOf(page) {

@@ -15,12 +15,7 @@ mod tests {
     use super::chunks::{FrameClock, chunk_starts};
     use super::mel::{Mel, MelSpectrogram, N_MELS};
     use super::voice::VoiceBuilder;
-    use crate::npy;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::testdata::{fixture, npy};
 
     /// 16-bit PCM as librosa loads it: divided by 32768.
     fn speech16k() -> Vec<f32> {
@@ -31,7 +26,7 @@ mod tests {
 
     #[test]
     fn mel_matches_the_original() {
-        let (shape, expected) = npy::read_f32(&fixture("mel_full.npy")).unwrap();
+        let (shape, expected) = npy("mel_full.npy");
         let mel = MelSpectrogram::compute(&speech16k());
         assert_eq!(mel.len(), shape.iter().product::<usize>(), "shape {shape:?}");
         let max_err = mel.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
@@ -41,8 +36,8 @@ mod tests {
 
     #[test]
     fn the_generator_fixture_holds_chunks_0_40_80_120_at_25_fps() {
-        let (_, full) = npy::read_f32(&fixture("mel_full.npy")).unwrap();
-        let (_, chunks) = npy::read_f32(&fixture("gen_mel.npy")).unwrap();
+        let (_, full) = npy("mel_full.npy");
+        let (_, chunks) = npy("gen_mel.npy");
         let columns = full.len() / N_MELS;
         let starts = chunk_starts(&FrameClock::Constant { fps: 25.0 }, columns).unwrap();
         for (k, frame) in [0, 40, 80, 120].into_iter().enumerate() {
@@ -107,8 +102,7 @@ mod tests {
             b.push(p).unwrap();
         }
         let ours = b.finish().mel.rows();
-        let (_, reference) = npy::read_f32(&fixture("mel_full.npy")).unwrap();
-        let n = ours.len().min(reference.len());
+        let (_, reference) = npy("mel_full.npy");
         let columns = reference.len() / N_MELS;
         assert!((ours.len() / N_MELS).abs_diff(columns) <= 1, "{} vs {columns} columns", ours.len() / N_MELS);
         let ours_columns = ours.len() / N_MELS;
@@ -118,7 +112,7 @@ mod tests {
             .collect();
         let max = diffs.iter().fold(0.0f32, |a, &b| a.max(b));
         let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
-        println!("44.1 kHz stereo vs 16 kHz mel: max abs {max:.4}, mean abs {mean:.4} over {n} values");
+        println!("44.1 kHz stereo vs 16 kHz mel: max abs {max:.4}, mean abs {mean:.4} over {} values", diffs.len());
         assert!(mean <= 0.05, "mean abs difference {mean}");
     }
 }

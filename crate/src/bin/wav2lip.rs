@@ -14,7 +14,7 @@ use wav2lip::generate::{Generator, Weights};
 use wav2lip::{formula, npy};
 use wav2lip::audio::mel;
 use wav2lip::crop::{self, Pads};
-use wav2lip::detect::{Detector, Rgba, read_png};
+use wav2lip::detect::{self, Detector, Rgba, read_png};
 use wav2lip::audio::voice::{Voice, VoiceBuilder};
 use wav2lip::selftest;
 
@@ -292,13 +292,8 @@ fn bench_command(args: &[String]) -> Result<(), String> {
     let flags = flags(args, &["--checkpoint", "--device", "--batches", "--runs"])?;
     let device_name = flags.get("--device").copied().unwrap_or("cpu");
     let device = device_named(device_name)?;
-    let batches: Vec<usize> = flags
-        .get("--batches")
-        .unwrap_or(&"1,8,32")
-        .split(',')
-        .map(|b| b.trim().parse().ok().filter(|&b| b > 0).ok_or_else(|| format!("--batches takes sizes like 1,8,32, not {b:?}")))
-        .collect::<Result<_, _>>()?;
-    let runs: usize = flags.get("--runs").map_or(Ok(3), |r| r.parse().ok().filter(|&r| r > 0).ok_or(format!("--runs takes a count, not {r:?}")))?;
+    let batches = sizes(&flags, "--batches", "1,8,32")?;
+    let runs = count(&flags, "--runs", 3)?;
 
     let start = Instant::now();
     let weights = match flags.get("--checkpoint") {
@@ -317,14 +312,7 @@ fn bench_command(args: &[String]) -> Result<(), String> {
         let first = Instant::now();
         block_on(generator.run(mel.clone(), face.clone(), batch))?;
         let first = first.elapsed();
-        let mut times = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let t = Instant::now();
-            block_on(generator.run(mel.clone(), face.clone(), batch))?;
-            times.push(t.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let median = median_seconds(runs, || block_on(generator.run(mel.clone(), face.clone(), batch)).map(drop))?;
         println!(
             "batch {batch:>3}: {:8.1} ms/frame (median of {runs}: {:.0} ms per batch; first run {:.0} ms)",
             median * 1e3 / batch as f64,
@@ -343,7 +331,7 @@ fn bench_audio_command(args: &[String]) -> Result<(), String> {
         flags.get(name).map_or(Ok(default), |v| v.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or(format!("{name} takes a positive number, not {v:?}")))
     };
     let seconds = number("--seconds", 60.0)?;
-    let runs = number("--runs", 5.0)? as usize;
+    let runs = count(&flags, "--runs", 5)?;
     for (rate, channels) in [(16_000u32, 1usize), (44_100, 2), (48_000, 2)] {
         let piece_frames = rate as usize / 10;
         // Content does not change the cost; a chirp with noise keeps every band busy.
@@ -354,24 +342,20 @@ fn bench_audio_command(args: &[String]) -> Result<(), String> {
             })
             .collect();
         let pieces = (seconds * 10.0).round() as usize;
-        let mut times = Vec::with_capacity(runs);
         let mut columns = 0;
-        for _ in 0..runs.max(1) {
-            let started = Instant::now();
+        let median = median_seconds(runs, || {
             let mut voice = VoiceBuilder::new(rate, channels)?;
             for _ in 0..pieces {
                 voice.push(&piece)?;
             }
             columns = voice.finish().mel.columns();
-            times.push(started.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
+            Ok(())
+        })?;
         println!(
-            "mel of {seconds} s at {:.1} kHz x {channels}: {:.1} ms (median of {}; {columns} columns), {:.0}x real time",
+            "mel of {seconds} s at {:.1} kHz x {channels}: {:.1} ms (median of {runs}; {columns} columns), {:.0}x real time",
             rate as f64 / 1e3,
-            times[times.len() / 2] * 1e3,
-            times.len(),
-            seconds / times[times.len() / 2]
+            median * 1e3,
+            seconds / median
         );
     }
     if let Some(peak) = peak_memory_mb() {
@@ -383,12 +367,10 @@ fn bench_audio_command(args: &[String]) -> Result<(), String> {
 /// The face detector's weights: `--detector`, or the npm package's copy
 /// that `make setup` installs.
 fn detector(flags: &HashMap<&str, &str>, device: &Device) -> Result<Detector, String> {
-    let path = flags.get("--detector").copied().unwrap_or(DETECTOR);
+    let path = flags.get("--detector").copied().unwrap_or(detect::PACKAGE_MODEL);
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e} (run `make setup` in the repository, or pass --detector)"))?;
     Detector::new(&bytes, device).map_err(|e| format!("{path}: {e}"))
 }
-
-const DETECTOR: &str = "node_modules/@mediapipe/face_detection/face_detection_short_range.tflite";
 
 fn detect_command(args: &[String]) -> Result<(), String> {
     let Some((path, rest)) = args.split_first() else { return Err(format!("detect takes an image\n\n{USAGE}")) };
@@ -417,24 +399,43 @@ fn bench_detect_command(args: &[String]) -> Result<(), String> {
     let flags = flags(args, &["--device", "--runs", "--batches", "--detector"])?;
     let device_name = flags.get("--device").copied().unwrap_or("cpu");
     let device = device_named(device_name)?;
-    let runs: usize = flags.get("--runs").map_or(Ok(20), |r| r.parse().ok().filter(|&r| r > 0).ok_or(format!("--runs takes a count, not {r:?}")))?;
-    let batches: Vec<usize> = flags.get("--batches").unwrap_or(&"1,8").split(',').map(|b| b.trim().parse().map_err(|_| format!("--batches takes sizes like 1,8, not {b:?}"))).collect::<Result<_, _>>()?;
+    let runs = count(&flags, "--runs", 20)?;
+    let batches = sizes(&flags, "--batches", "1,8")?;
     let detector = detector(&flags, &device)?;
     let (width, height) = (1280, 720);
     let frame: Vec<u8> = (0..width * height * 4).map(|i| (formula::uniform(4, i as u64) * 127.0 + 128.0) as u8).collect();
     for batch in batches {
         let images: Vec<Rgba> = (0..batch).map(|_| Rgba { pixels: &frame, width, height }).collect();
         block_on(detector.detect(&images))?;
-        let mut times = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let t = Instant::now();
-            block_on(detector.detect(&images))?;
-            times.push(t.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
-        println!("detect, {device_name}, 1280x720, batch {batch}: {:.2} ms/frame (median of {runs})", times[runs / 2] * 1e3 / batch as f64);
+        let median = median_seconds(runs, || block_on(detector.detect(&images)).map(drop))?;
+        println!("detect, {device_name}, 1280x720, batch {batch}: {:.2} ms/frame (median of {runs})", median * 1e3 / batch as f64);
     }
     Ok(())
+}
+
+/// `name`: a positive count (`--runs 5`).
+fn count(flags: &HashMap<&str, &str>, name: &str, default: usize) -> Result<usize, String> {
+    flags.get(name).map_or(Ok(default), |v| v.parse().ok().filter(|&n| n > 0).ok_or(format!("{name} takes a count, not {v:?}")))
+}
+
+/// `name`: positive sizes separated by commas (`--batches 1,8,32`).
+fn sizes(flags: &HashMap<&str, &str>, name: &str, default: &str) -> Result<Vec<usize>, String> {
+    let text = flags.get(name).copied().unwrap_or(default);
+    text.split(',')
+        .map(|b| b.trim().parse().ok().filter(|&b| b > 0).ok_or_else(|| format!("{name} takes sizes like {default}, not {b:?}")))
+        .collect()
+}
+
+/// The median wall time of `runs` calls of `work`, in seconds.
+fn median_seconds(runs: usize, mut work: impl FnMut() -> Result<(), String>) -> Result<f64, String> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        work()?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
 }
 
 /// VmHWM from /proc (Linux): the most memory this process has held.

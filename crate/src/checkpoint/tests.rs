@@ -2,12 +2,8 @@
 //! by torch.save in the released layout) and against hostile and broken input.
 
 use super::*;
+use crate::testdata::fixture;
 use pickle::Value;
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 fn check_layout(file: &str, format: Format, rel_tolerance: f64) {
     let bytes = fixture(file);

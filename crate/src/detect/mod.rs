@@ -32,6 +32,10 @@ pub struct Rgba<'a> {
     pub height: usize,
 }
 
+/// Where `make setup` puts the weights, relative to the repository (the
+/// app serves a copy from `www/lib/`).
+pub const PACKAGE_MODEL: &str = "node_modules/@mediapipe/face_detection/face_detection_short_range.tflite";
+
 pub struct Detector {
     network: Network,
     config: &'static Config,
@@ -164,15 +168,10 @@ pub fn read_png(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
 mod tests {
     use super::*;
     use crate::blocking::block_on;
+    use crate::testdata::{astronaut, detector_model};
 
-    pub(crate) fn detector() -> Detector {
-        let path = format!("{}/../node_modules/@mediapipe/face_detection/face_detection_short_range.tflite", env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run `make setup`: it installs the npm package)"));
-        Detector::new(&bytes, &Device::flex()).unwrap()
-    }
-
-    fn astronaut() -> (Vec<u8>, usize, usize) {
-        read_png(&std::fs::read(format!("{}/../tests/fixtures/astronaut.png", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap()
+    fn detector() -> Detector {
+        Detector::new(&detector_model(), &Device::flex()).unwrap()
     }
 
     #[test]
@@ -200,8 +199,7 @@ mod tests {
 
     #[test]
     fn damaged_models_are_refused_not_crashed_on() {
-        let path = format!("{}/../node_modules/@mediapipe/face_detection/face_detection_short_range.tflite", env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(path).unwrap();
+        let bytes = detector_model();
         for cut in [0, 7, 100, 5000, bytes.len() / 2, bytes.len() - 1] {
             assert!(Detector::new(&bytes[..cut], &Device::flex()).is_err(), "cut at {cut}");
         }
