@@ -34,7 +34,7 @@ wasm-bindgen --target web --no-typescript --out-dir "$out.tmp" "$wasm"
 # Debian's binaryen (108) miscompiles wasm-bindgen output; the npm build is current.
 wasm_opt=node_modules/.bin/wasm-opt
 if [ -x "$wasm_opt" ] && [ "${WASM_OPT:-1}" != 0 ]; then
-  "$wasm_opt" -O2 --enable-bulk-memory --enable-nontrapping-float-to-int \
+  "$wasm_opt" -O2 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals \
     "$out.tmp/wav2lip_bg.wasm" -o "$out.tmp/wav2lip_bg.opt.wasm"
   mv "$out.tmp/wav2lip_bg.opt.wasm" "$out.tmp/wav2lip_bg.wasm"

@@ -21,12 +21,16 @@ export class Core {
     };
   }
 
-  /** Call `method` in the worker with a plain-object argument. */
-  call(method, args = {}) {
+  /**
+   * Call `method` in the worker with a plain-object argument. Buffers in
+   * `transfer` move to the worker instead of being copied (frames are large)
+   * and are unusable here afterwards.
+   */
+  call(method, args = {}, transfer = []) {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ id, method, args });
+      this.#worker.postMessage({ id, method, args }, transfer);
     });
   }
 

@@ -189,9 +189,12 @@ const methods = {
   forgetModel: () => forgetModel(),
   loadVoice: ({ file }) => loadVoice(file),
   /** Faces in an RGBA frame: [{score, box, keypoints, crop}], best first. */
+  /** Faces in one RGBA frame, and the core's time for it (seconds). */
   async detectFaces({ pixels, width, height }) {
     await ensureDetector();
-    return core.detectFaces(pixels, width, height);
+    const started = performance.now();
+    const faces = core.detectFaces(pixels, width, height);
+    return { faces, seconds: (performance.now() - started) / 1000 };
   },
   /** The current voice's mel spectrogram, [80, T] row-major. */
   voiceMel: () => core.voiceMel(),

@@ -85,7 +85,7 @@ async function ours(page, png) {
     g.drawImage(img, 0, 0);
     const { data, width, height } = g.getImageData(0, 0, canvas.width, canvas.height);
     const started = performance.now();
-    const faces = await window.wav2lip.call('detectFaces', { pixels: new Uint8Array(data.buffer), width, height });
+    const { faces } = await window.wav2lip.call('detectFaces', { pixels: new Uint8Array(data.buffer), width, height }, [data.buffer]);
     return { faces, ms: performance.now() - started };
   }, png);
 }
@@ -117,7 +117,7 @@ test('a frame without a face has none, and a blank frame is fine', async () => {
   const app = await openApp('/?backend=cpu');
   try {
     await backendOf(app.page);
-    const faces = await app.page.evaluate(() => window.wav2lip.call('detectFaces', { pixels: new Uint8Array(320 * 240 * 4).fill(200), width: 320, height: 240 }));
+    const { faces } = await app.page.evaluate(() => window.wav2lip.call('detectFaces', { pixels: new Uint8Array(320 * 240 * 4).fill(200), width: 320, height: 240 }));
     assert.deepEqual(faces, []);
     const wrong = await app.page.evaluate(() => window.wav2lip.call('detectFaces', { pixels: new Uint8Array(10), width: 320, height: 240 }).catch((e) => e.message));
     assert.match(wrong, /320×240 pixels needs 307200 RGBA bytes, got 10/);

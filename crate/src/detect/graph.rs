@@ -1,48 +1,31 @@
-//! A TFLite graph run with burn: the handful of operators BlazeFace uses,
-//! on whatever device the generator uses (WebGPU, Vulkan or the CPU).
+//! A TFLite graph run on the CPU: the handful of operators BlazeFace uses,
+//! translated once into [`kernels`] calls with their weights rearranged.
 //!
-//! TFLite lays images out NHWC; burn's convolutions want NCHW. Images stay
-//! NCHW here and each operator translates its NHWC axes; only RESHAPE,
-//! which flattens in NHWC order, permutes back first.
+//! Why the CPU and not the generator's device: the whole network is ~31 M
+//! multiply-adds in ~40 small operators; on a GPU the launches and the read
+//! back cost more than the arithmetic, and on the CPU a dedicated loop beats
+//! a general tensor library several times over (see `kernels`). It also
+//! leaves the GPU to the generator.
+//!
+//! Values stay in TFLite's NHWC layout, so RESHAPE to `[1, rows, values]`
+//! is free: such a value is held as an image of height 1.
 
-use burn::tensor::activation::relu;
-use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions, PadMode};
-use burn::tensor::{Device, Tensor, TensorData};
-
+use super::kernels::{self, Conv, Depthwise, Image};
 use super::tflite::{Activation, Model, OpKind, Options, Padding, TfliteError};
-
-/// A value flowing through the graph.
-#[derive(Clone)]
-enum Value {
-    /// An NHWC image, held as NCHW.
-    Image(Tensor<4>),
-    /// Anything flattened by RESHAPE, in TFLite's own layout.
-    Rows(Tensor<3>),
-}
-
-#[derive(Debug)]
-struct Conv {
-    weight: Tensor<4>,
-    bias: Tensor<1>,
-    stride: [usize; 2],
-    pad: [(usize, usize); 2],
-    groups: usize,
-    relu: bool,
-}
 
 #[derive(Debug)]
 enum Step {
-    /// Boxed: burn's tensors are large values.
+    /// Boxed: the weights make it large.
     Conv(Box<Conv>),
-    MaxPool { kernel: [usize; 2], stride: [usize; 2], pad: [(usize, usize); 2] },
+    Depthwise(Box<Depthwise>),
+    MaxPool { kernel: (usize, usize), stride: (usize, usize) },
     Add { relu: bool },
     Relu,
-    /// (before, after) per NCHW axis.
-    Pad([(usize, usize); 4]),
-    /// To `[batch, rest...]` (TFLite's shape with the batch left free).
-    Reshape(Vec<usize>),
-    /// Along an axis of the values' own layout.
+    /// Only the node's border.
+    Pad,
+    /// Reinterpret as `[1, rows, values]`.
+    Reshape { rows: usize, values: usize },
+    /// Along H, W or C (0, 1, 2).
     Concat(usize),
 }
 
@@ -51,9 +34,11 @@ struct Node {
     step: Step,
     inputs: Vec<usize>,
     output: usize,
+    /// Zero (or -inf for pooling) border added to the first input: H, W, C.
+    pad: [(usize, usize); 3],
 }
 
-/// The graph, its weights on the device, ready to run on batches.
+/// The graph with its weights, ready to run one image at a time.
 pub struct Network {
     nodes: Vec<Node>,
     input: usize,
@@ -63,7 +48,6 @@ pub struct Network {
     /// For each node, the values it was the last to read (freed after it).
     last_uses: Vec<Vec<usize>>,
     slots: usize,
-    device: Device,
 }
 
 fn err<T>(what: impl Into<String>) -> Result<T, TfliteError> {
@@ -78,8 +62,15 @@ fn same(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
     (total / 2, total - total / 2)
 }
 
+fn window_pads(padding: Padding, [h, w]: [usize; 2], kernel: (usize, usize), stride: (usize, usize)) -> [(usize, usize); 3] {
+    match padding {
+        Padding::Same => [same(h, kernel.0, stride.0), same(w, kernel.1, stride.1), (0, 0)],
+        Padding::Valid => [(0, 0); 3],
+    }
+}
+
 impl Network {
-    pub fn new(model: &Model, device: &Device) -> Result<Self, TfliteError> {
+    pub fn new(model: &Model) -> Result<Self, TfliteError> {
         let [input] = model.inputs[..] else { return err("the graph must have one input") };
         let &[1, h, w, c] = &model.tensors[input].shape[..] else { return err("the input must be one NHWC image") };
         // DEQUANTIZE of a constant is done here, once: its output becomes a constant.
@@ -91,7 +82,9 @@ impl Network {
             let constant = |i: usize, constants: &[Option<Vec<f32>>]| {
                 constants[op.inputs[i]].clone().map_or_else(|| err(format!("{:?} expects constant weights", op.kind)), Ok)
             };
-            let (step, inputs) = match (op.kind, &op.options) {
+            let out_shape = &model.tensors[output].shape;
+            let mut pad = [(0, 0); 3];
+            let step = match (op.kind, &op.options) {
                 (OpKind::Dequantize, _) => {
                     constants[output] = Some(constant(0, &constants)?);
                     continue;
@@ -99,50 +92,36 @@ impl Network {
                 (kind @ (OpKind::Conv2d | OpKind::DepthwiseConv2d), &Options::Conv { padding, stride, activation }) => {
                     let (&[_, ih, iw, cin], &[a, kh, kw, b]) = (&shape(0)[..], &shape(1)[..]) else { return err("convolution shapes") };
                     let values = constant(1, &constants)?;
-                    // TFLite: conv [O, KH, KW, I], depthwise [1, KH, KW, C]; burn: [O, I/groups, KH, KW].
-                    let (cout, groups, per_group) = if kind == OpKind::Conv2d { (a, 1, b) } else { (b, cin, 1) };
-                    if kind == OpKind::Conv2d && b != cin {
-                        return err("a convolution's weights do not match its input");
-                    }
-                    let mut weight = vec![0.0; values.len()];
-                    for o in 0..cout {
-                        for y in 0..kh {
-                            for x in 0..kw {
-                                for i in 0..per_group {
-                                    let from = if kind == OpKind::Conv2d { ((o * kh + y) * kw + x) * b + i } else { (y * kw + x) * b + o };
-                                    weight[((o * per_group + i) * kh + y) * kw + x] = values[from];
-                                }
-                            }
-                        }
-                    }
+                    let cout = if kind == OpKind::Conv2d { a } else { b };
                     let bias = match op.inputs.get(2) {
                         Some(_) => constant(2, &constants)?,
                         None => vec![0.0; cout],
                     };
-                    let pad = match padding {
-                        Padding::Same => [same(ih, kh, stride.0), same(iw, kw, stride.1)],
-                        Padding::Valid => [(0, 0); 2],
-                    };
-                    let step = Step::Conv(Box::new(Conv {
-                        weight: Tensor::from_data(TensorData::new(weight, [cout, per_group, kh, kw]), device),
-                        bias: Tensor::from_data(TensorData::new(bias, [cout]), device),
-                        stride: [stride.0, stride.1],
-                        pad,
-                        groups,
-                        relu: activation == Activation::Relu,
-                    }));
-                    (step, vec![op.inputs[0]])
+                    if bias.len() != cout || values.len() != a * kh * kw * b {
+                        return err("a convolution's bias or weights have the wrong size");
+                    }
+                    pad = window_pads(padding, [ih, iw], (kh, kw), stride);
+                    let relu = activation == Activation::Relu;
+                    if kind == OpKind::Conv2d {
+                        if b != cin {
+                            return err("a convolution's weights do not match its input");
+                        }
+                        Step::Conv(Box::new(Conv::from_ohwi(&values, [cout, kh, kw, cin], stride, bias, relu)))
+                    } else {
+                        if a != 1 || b != cin {
+                            return err("depthwise convolutions with a channel multiplier are not supported");
+                        }
+                        // TFLite [1, KH, KW, C] is already [KH, KW, C].
+                        Step::Depthwise(Box::new(Depthwise { kh, kw, stride, weights: values, bias, relu }))
+                    }
                 }
                 (OpKind::MaxPool2d, &Options::Pool { padding, stride, filter, activation: Activation::None }) => {
                     let &[_, ih, iw, _] = &shape(0)[..] else { return err("pooling shapes") };
-                    let pad = match padding {
-                        Padding::Same => [same(ih, filter.0, stride.0), same(iw, filter.1, stride.1)],
-                        Padding::Valid => [(0, 0); 2],
-                    };
-                    (Step::MaxPool { kernel: [filter.0, filter.1], stride: [stride.0, stride.1], pad }, vec![op.inputs[0]])
+                    pad = window_pads(padding, [ih, iw], filter, stride);
+                    Step::MaxPool { kernel: filter, stride }
                 }
-                (OpKind::Add, &Options::Add { activation }) => (Step::Add { relu: activation == Activation::Relu }, op.inputs.clone()),
-                (OpKind::Relu, _) => (Step::Relu, op.inputs.clone()),
+                (OpKind::Add, &Options::Add { activation }) => Step::Add { relu: activation == Activation::Relu },
+                (OpKind::Relu, _) => Step::Relu,
                 (OpKind::Pad, _) => {
                     let pads = constant(1, &constants)?;
                     let Ok::<[f32; 8], _>(pads) = pads[..].try_into() else { return err("PAD expects 4 pairs") };
@@ -150,25 +129,34 @@ impl Network {
                     if n0 + n1 > 0 {
                         return err("padding the batch axis");
                     }
-                    (Step::Pad([(0, 0), (c0, c1), (h0, h1), (w0, w1)]), vec![op.inputs[0]])
+                    pad = [(h0, h1), (w0, w1), (c0, c1)];
+                    Step::Pad
                 }
-                (OpKind::Reshape, _) => (Step::Reshape(model.tensors[output].shape[1..].to_vec()), vec![op.inputs[0]]),
+                (OpKind::Reshape, _) => match &out_shape[..] {
+                    &[1, rows, values] => Step::Reshape { rows, values },
+                    _ => return err("RESHAPE to other than [1, rows, values]"),
+                },
                 (OpKind::Concatenation, &Options::Concat { axis, activation: Activation::None }) => {
                     let rank = shape(0).len() as i32;
                     let axis = if axis < 0 { axis + rank } else { axis };
-                    let axis = match (rank, axis) {
-                        (4, 1) => 2,
-                        (4, 2) => 3,
-                        (4, 3) => 1,
-                        (3, 1 | 2) => axis as usize,
+                    // Rank 3 values are held as images of height 1.
+                    match (rank, axis) {
+                        (4, 1..=3) => Step::Concat(axis as usize - 1),
+                        (3, 1 | 2) => Step::Concat(axis as usize),
                         _ => return err(format!("concatenation along axis {axis} of a rank-{rank} value")),
-                    };
-                    (Step::Concat(axis), op.inputs.clone())
+                    }
                 }
                 (kind, options) => return err(format!("{kind:?} with options {options:?}")),
             };
-            nodes.push(Node { step, inputs, output });
+            nodes.push(Node { step, inputs: op.inputs.clone(), output, pad });
         }
+        // Weights are not graph values: only image inputs are read at run time.
+        for node in &mut nodes {
+            if !matches!(node.step, Step::Add { .. } | Step::Concat(_)) {
+                node.inputs.truncate(1);
+            }
+        }
+        fuse_relus(&mut nodes, &model.outputs);
         // Free each value after the last node that reads it.
         let mut last = vec![usize::MAX; model.tensors.len()];
         for (n, node) in nodes.iter().enumerate() {
@@ -182,68 +170,68 @@ impl Network {
                 last_uses[n].push(t);
             }
         }
-        Ok(Self { nodes, input, input_shape: [h, w, c], outputs: model.outputs.clone(), last_uses, slots: model.tensors.len(), device: device.clone() })
+        Ok(Self { nodes, input, input_shape: [h, w, c], outputs: model.outputs.clone(), last_uses, slots: model.tensors.len() })
     }
 
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-
-    /// Run on `images`, `[B, C, H, W]`; returns the graph's outputs, each
-    /// `[B, rows, values]`.
-    pub fn forward(&self, images: Tensor<4>) -> Result<Vec<Tensor<3>>, TfliteError> {
-        let mut slots: Vec<Option<Value>> = vec![None; self.slots];
-        slots[self.input] = Some(Value::Image(images));
+    /// Run on one image; returns the graph's outputs as `[rows, values]`
+    /// images of height 1.
+    pub fn forward(&self, image: Image) -> Result<Vec<Image>, TfliteError> {
+        let [h, w, c] = self.input_shape;
+        if (image.h, image.w, image.c) != (h, w, c) {
+            return err(format!("the network takes {h}×{w}×{c} images, got {}×{}×{}", image.h, image.w, image.c));
+        }
+        let mut slots: Vec<Option<Image>> = vec![None; self.slots];
+        slots[self.input] = Some(image);
+        let missing = || TfliteError("a value is read before it is computed".into());
         for (node, frees) in self.nodes.iter().zip(&self.last_uses) {
-            let take = |i: usize| slots[node.inputs[i]].clone().ok_or_else(|| TfliteError("a value is read before it is computed".into()));
-            let image = |v: Value| match v {
-                Value::Image(t) => Ok(t),
-                Value::Rows(_) => err("an image operator got flattened values"),
-            };
+            if let Step::Add { relu } = node.step {
+                // Into the storage of an input nobody reads after (sums commute).
+                let (mut a, mut b) = (node.inputs[0], node.inputs[1]);
+                if !frees.contains(&a) {
+                    std::mem::swap(&mut a, &mut b);
+                }
+                let x = if frees.contains(&a) && a != b { slots[a].take() } else { slots[a].clone() }.ok_or_else(missing)?;
+                let y = slots[b].as_ref().ok_or_else(missing)?;
+                if (x.h, x.w, x.c) != (y.h, y.w, y.c) {
+                    return err("ADD of values of different shapes");
+                }
+                slots[node.output] = Some(kernels::add(x, y, relu));
+                for &t in frees {
+                    slots[t] = None;
+                }
+                continue;
+            }
+            let take = |i: usize| slots[node.inputs[i]].as_ref().ok_or_else(missing);
+            let first = take(0)?;
+            let fill = if matches!(node.step, Step::MaxPool { .. }) { f32::NEG_INFINITY } else { 0.0 };
+            let mut padded = node.pad.iter().any(|&(a, b)| a + b > 0).then(|| first.padded(node.pad, fill));
+            let x = padded.as_ref().unwrap_or(first);
             let out = match &node.step {
-                Step::Conv(conv) => {
-                    let Conv { weight, bias, stride, pad, groups, relu: with_relu } = conv.as_ref();
-                    let mut x = image(take(0)?)?;
-                    if pad.iter().any(|&(a, b)| a + b > 0) {
-                        x = x.pad([(0, 0), (0, 0), pad[0], pad[1]], PadMode::Constant(0.0));
+                Step::Conv(k) => {
+                    if x.c != k.input_channels() {
+                        return err("a convolution got the wrong number of channels");
                     }
-                    let y = conv2d(x, weight.clone(), Some(bias.clone()), ConvOptions::new(*stride, [0, 0], [1, 1], *groups));
-                    Value::Image(if *with_relu { relu(y) } else { y })
+                    kernels::conv(x, k)
                 }
-                Step::MaxPool { kernel, stride, pad } => {
-                    let options = MaxPoolOptions::new(*kernel).with_stride(*stride).with_padding_pairs(*pad);
-                    Value::Image(max_pool2d(image(take(0)?)?, options))
+                Step::Depthwise(k) => {
+                    if x.c * k.kh * k.kw != k.weights.len() {
+                        return err("a depthwise convolution got the wrong number of channels");
+                    }
+                    kernels::depthwise(x, k)
                 }
-                Step::Add { relu: with_relu } => {
-                    let sum = image(take(0)?)? + image(take(1)?)?;
-                    Value::Image(if *with_relu { relu(sum) } else { sum })
-                }
-                Step::Relu => match take(0)? {
-                    Value::Image(t) => Value::Image(relu(t)),
-                    Value::Rows(t) => Value::Rows(relu(t)),
-                },
-                Step::Pad(pads) => Value::Image(image(take(0)?)?.pad(*pads, PadMode::Constant(0.0))),
-                Step::Reshape(shape) => {
-                    let x = image(take(0)?)?;
-                    let batch = x.dims()[0];
-                    let &[rows, values] = &shape[..] else { return err("RESHAPE to other than [B, rows, values]") };
-                    Value::Rows(x.permute([0, 2, 3, 1]).reshape([batch, rows, values]))
+                Step::MaxPool { kernel, stride } => kernels::max_pool(x, *kernel, *stride),
+                Step::Add { .. } => unreachable!("handled above"),
+                Step::Relu => Image::new(x.h, x.w, x.c, x.data.iter().map(|v| v.max(0.0)).collect()),
+                Step::Pad => padded.take().unwrap_or_else(|| first.clone()),
+                Step::Reshape { rows, values } => {
+                    if rows * values != x.data.len() {
+                        return err("RESHAPE to a different number of values");
+                    }
+                    Image::new(1, *rows, *values, x.data.clone())
                 }
                 Step::Concat(axis) => {
-                    let values: Vec<Value> = (0..node.inputs.len()).map(take).collect::<Result<_, _>>()?;
-                    match &values[0] {
-                        Value::Image(_) => Value::Image(Tensor::cat(values.into_iter().map(image).collect::<Result<_, _>>()?, *axis)),
-                        Value::Rows(_) => {
-                            let rows = values
-                                .into_iter()
-                                .map(|v| match v {
-                                    Value::Rows(t) => Ok(t),
-                                    Value::Image(_) => err("concatenating images with flattened values"),
-                                })
-                                .collect::<Result<_, _>>()?;
-                            Value::Rows(Tensor::cat(rows, *axis))
-                        }
-                    }
+                    let parts: Vec<&Image> = (0..node.inputs.len()).map(take).collect::<Result<_, _>>()?;
+                    concat(&parts, *axis)?
                 }
             };
             slots[node.output] = Some(out);
@@ -251,14 +239,61 @@ impl Network {
                 slots[t] = None;
             }
         }
-        self.outputs
-            .iter()
-            .map(|&o| match slots[o].take() {
-                Some(Value::Rows(t)) => Ok(t),
-                _ => err("an output of the graph is not a flattened value"),
-            })
-            .collect()
+        self.outputs.iter().map(|&o| slots[o].take().ok_or_else(|| TfliteError("an output of the graph was never computed".into()))).collect()
     }
+}
+
+/// ADD then RELU (BlazeFace's residual joins) in one pass: the RELU goes
+/// when it is the only reader of the sum.
+fn fuse_relus(nodes: &mut Vec<Node>, outputs: &[usize]) {
+    let mut n = 0;
+    while n < nodes.len() {
+        if let Step::Relu = nodes[n].step {
+            let sum = nodes[n].inputs[0];
+            let readers = nodes.iter().filter(|m| m.inputs.contains(&sum)).count();
+            let producer = nodes[..n].iter().rposition(|m| m.output == sum);
+            if let (1, false, Some(p)) = (readers, outputs.contains(&sum), producer)
+                && let Step::Add { relu: relu @ false } = &mut nodes[p].step
+            {
+                *relu = true;
+                nodes[p].output = nodes[n].output;
+                nodes.remove(n);
+                continue;
+            }
+        }
+        n += 1;
+    }
+}
+
+/// Along H, W or C; along H and W only where the axes before are 1 thick,
+/// so that the values simply follow one another.
+fn concat(parts: &[&Image], axis: usize) -> Result<Image, TfliteError> {
+    let first = parts[0];
+    let mut out = (*first).clone();
+    for part in &parts[1..] {
+        let same = |a: usize, b: usize| a == b;
+        match axis {
+            0 if same(part.w, first.w) && same(part.c, first.c) => {
+                out.h += part.h;
+                out.data.extend_from_slice(&part.data);
+            }
+            1 if out.h == 1 && part.h == 1 && same(part.c, first.c) => {
+                out.w += part.w;
+                out.data.extend_from_slice(&part.data);
+            }
+            2 if same(part.h, first.h) && same(part.w, first.w) => {
+                let c = out.c + part.c;
+                let mut data = Vec::with_capacity(out.h * out.w * c);
+                for (a, b) in out.data.chunks_exact(out.c).zip(part.data.chunks_exact(part.c)) {
+                    data.extend_from_slice(a);
+                    data.extend_from_slice(b);
+                }
+                out = Image::new(out.h, out.w, c, data);
+            }
+            _ => return err("CONCATENATION of values whose shapes do not line up"),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -271,5 +306,16 @@ mod tests {
         assert_eq!(same(64, 3, 2), (0, 1));
         assert_eq!(same(64, 3, 1), (1, 1));
         assert_eq!(same(16, 1, 1), (0, 0));
+    }
+
+    #[test]
+    fn concatenation_follows_the_axis() {
+        let a = Image::new(1, 2, 1, vec![1.0, 2.0]);
+        let b = Image::new(1, 1, 1, vec![3.0]);
+        assert_eq!(concat(&[&a, &b], 1).unwrap().data, [1.0, 2.0, 3.0]);
+        let c = Image::new(1, 2, 2, vec![4.0, 5.0, 6.0, 7.0]);
+        let joined = concat(&[&a, &c], 2).unwrap();
+        assert_eq!((joined.c, joined.data), (3, vec![1.0, 4.0, 5.0, 2.0, 6.0, 7.0]));
+        assert!(concat(&[&a, &c], 1).is_err());
     }
 }

@@ -1,17 +1,20 @@
 //! Faces in a frame: MediaPipe's BlazeFace (short range, 128×128), its
 //! weights read from the `.tflite` file of the npm package
-//! `@mediapipe/face_detection` ([`tflite`]), run with burn ([`graph`]) and
-//! decoded as MediaPipe does ([`blazeface`]).
+//! `@mediapipe/face_detection` ([`tflite`]), run on the CPU with loops of
+//! its own ([`graph`], [`kernels`]) and decoded as MediaPipe does
+//! ([`blazeface`]).
 
 pub mod blazeface;
 pub mod graph;
+pub mod kernels;
+mod simd;
 pub mod tflite;
 
-use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use blazeface::{Config, KEYPOINTS, SHORT_RANGE};
 use graph::Network;
+use kernels::Image;
 use tflite::Model;
 
 /// A face in image pixels.
@@ -44,9 +47,9 @@ pub struct Detector {
 
 impl Detector {
     /// From the bytes of `face_detection_short_range.tflite`.
-    pub fn new(tflite: &[u8], device: &Device) -> Result<Self, String> {
+    pub fn new(tflite: &[u8]) -> Result<Self, String> {
         let model = Model::parse(tflite).map_err(|e| e.to_string())?;
-        let network = Network::new(&model, device).map_err(|e| e.to_string())?;
+        let network = Network::new(&model).map_err(|e| e.to_string())?;
         let config = &SHORT_RANGE;
         if network.input_shape != [config.input, config.input, 3] {
             return Err(format!("expected BlazeFace short range (128×128×3 input), got {:?}", network.input_shape));
@@ -55,37 +58,20 @@ impl Detector {
     }
 
     /// Faces in each image, best first.
-    pub async fn detect(&self, images: &[Rgba<'_>]) -> Result<Vec<Vec<Face>>, String> {
-        let size = self.config.input;
-        let mut input = Vec::with_capacity(images.len() * 3 * size * size);
-        let mut boxes = Vec::with_capacity(images.len());
-        for image in images {
-            let (planes, letterbox) = letterbox(image, size)?;
-            input.extend(planes);
-            boxes.push(letterbox);
-        }
-        let device = self.network.device();
-        let batch = Tensor::<4>::from_data(TensorData::new(input, [images.len(), 3, size, size]), device);
-        let outputs = self.network.forward(batch).map_err(|e| e.to_string())?;
-        let mut raw = Vec::new();
-        for output in outputs {
-            let width = output.dims()[2];
-            let data = output.into_data_async().await.map_err(|e| format!("reading the detector's output failed: {e:?}"))?;
-            raw.push((width, data.try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?));
-        }
+    pub fn detect(&self, images: &[Rgba<'_>]) -> Result<Vec<Vec<Face>>, String> {
+        images.iter().map(|image| self.detect_one(image)).collect()
+    }
+
+    fn detect_one(&self, image: &Rgba<'_>) -> Result<Vec<Face>, String> {
+        let (input, letterbox) = letterbox(image, self.config.input)?;
+        let outputs = self.network.forward(input).map_err(|e| e.to_string())?;
         // Which output is which: 16 values per row (boxes) or 1 (scores).
-        let (Some((_, regressors)), Some((_, scores))) = (raw.iter().find(|(w, _)| *w == 16), raw.iter().find(|(w, _)| *w == 1)) else {
+        let rows = self.anchors.len();
+        let (Some(regressors), Some(scores)) = (outputs.iter().find(|o| o.c == 16 && o.w == rows), outputs.iter().find(|o| o.c == 1 && o.w == rows)) else {
             return Err("the detector's outputs are not BlazeFace's (boxes of 16 values and scores)".into());
         };
-        let rows = self.anchors.len();
-        Ok(boxes
-            .iter()
-            .enumerate()
-            .map(|(i, letterbox)| {
-                let found = blazeface::decode(self.config, &self.anchors, &regressors[i * rows * 16..(i + 1) * rows * 16], &scores[i * rows..(i + 1) * rows]);
-                found.into_iter().map(|d| letterbox.to_image(d)).collect()
-            })
-            .collect())
+        let found = blazeface::decode(self.config, &self.anchors, &regressors.data, &scores.data);
+        Ok(found.into_iter().map(|d| letterbox.to_image(d)).collect())
     }
 }
 
@@ -110,9 +96,9 @@ impl Letterbox {
     }
 }
 
-/// The model input: RGB planes in [-1, 1], `[3, size, size]`, sampled
-/// bilinearly (pixel centres aligned) from the letterboxed square.
-fn letterbox(image: &Rgba, size: usize) -> Result<(Vec<f32>, Letterbox), String> {
+/// The model input: RGB in [-1, 1], `size`×`size`, sampled bilinearly
+/// (pixel centres aligned) from the letterboxed square.
+fn letterbox(image: &Rgba, size: usize) -> Result<(Image, Letterbox), String> {
     let (w, h) = (image.width, image.height);
     if w == 0 || h == 0 || image.pixels.len() != w * h * 4 {
         return Err(format!("an image of {w}×{h} pixels needs {} RGBA bytes, got {}", w * h * 4, image.pixels.len()));
@@ -120,7 +106,7 @@ fn letterbox(image: &Rgba, size: usize) -> Result<(Vec<f32>, Letterbox), String>
     let side = w.max(h) as f32;
     let (x0, y0) = ((w as f32 - side) / 2.0, (h as f32 - side) / 2.0);
     let step = side / size as f32;
-    let mut planes = vec![-1.0f32; 3 * size * size];
+    let mut rgb = vec![-1.0f32; size * size * 3];
     let pixel = |x: isize, y: isize, c: usize| -> f32 {
         if x < 0 || y < 0 || x >= w as isize || y >= h as isize {
             0.0
@@ -138,11 +124,11 @@ fn letterbox(image: &Rgba, size: usize) -> Result<(Vec<f32>, Letterbox), String>
                 let top = pixel(xi, yi, c) * (1.0 - fx) + pixel(xi + 1, yi, c) * fx;
                 let bottom = pixel(xi, yi + 1, c) * (1.0 - fx) + pixel(xi + 1, yi + 1, c) * fx;
                 let value = top * (1.0 - fy) + bottom * fy;
-                planes[(c * size + v) * size + u] = value / 127.5 - 1.0;
+                rgb[(v * size + u) * 3 + c] = value / 127.5 - 1.0;
             }
         }
     }
-    Ok((planes, Letterbox { side, x0, y0 }))
+    Ok((Image::new(size, size, 3, rgb), Letterbox { side, x0, y0 }))
 }
 
 /// A PNG file as RGBA (the CLI's and the tests' way in; the browser decodes
@@ -167,17 +153,16 @@ pub fn read_png(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::block_on;
     use crate::testdata::{astronaut, detector_model};
 
     fn detector() -> Detector {
-        Detector::new(&detector_model(), &Device::flex()).unwrap()
+        Detector::new(&detector_model()).unwrap()
     }
 
     #[test]
     fn finds_the_astronauts_face() {
         let (pixels, width, height) = astronaut();
-        let faces = block_on(detector().detect(&[Rgba { pixels: &pixels, width, height }])).unwrap().remove(0);
+        let faces = (detector().detect(&[Rgba { pixels: &pixels, width, height }])).unwrap().remove(0);
         println!("{faces:?}");
         assert_eq!(faces.len(), 1);
         let [x1, y1, x2, y2] = faces[0].bbox;
@@ -193,7 +178,7 @@ mod tests {
     #[test]
     fn a_frame_without_a_face_has_none() {
         let grey = vec![128u8; 64 * 48 * 4];
-        let faces = block_on(detector().detect(&[Rgba { pixels: &grey, width: 64, height: 48 }])).unwrap();
+        let faces = (detector().detect(&[Rgba { pixels: &grey, width: 64, height: 48 }])).unwrap();
         assert_eq!(faces, vec![vec![]]);
     }
 
@@ -201,12 +186,12 @@ mod tests {
     fn damaged_models_are_refused_not_crashed_on() {
         let bytes = detector_model();
         for cut in [0, 7, 100, 5000, bytes.len() / 2, bytes.len() - 1] {
-            assert!(Detector::new(&bytes[..cut], &Device::flex()).is_err(), "cut at {cut}");
+            assert!(Detector::new(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut flipped = bytes.clone();
         for i in (8..flipped.len()).step_by(997) {
             flipped[i] ^= 0xff;
-            let _ = Detector::new(&flipped, &Device::flex());
+            let _ = Detector::new(&flipped);
         }
     }
 
@@ -224,7 +209,7 @@ mod tests {
                 frame[(y * fw + x) * 4..(y * fw + x) * 4 + 4].copy_from_slice(&pixels[from..from + 4]);
             }
         }
-        let faces = block_on(detector().detect(&[Rgba { pixels: &frame, width: fw, height: fh }])).unwrap().remove(0);
+        let faces = (detector().detect(&[Rgba { pixels: &frame, width: fw, height: fh }])).unwrap().remove(0);
         assert_eq!(faces.len(), 2, "{faces:?}");
         let mut centres: Vec<f32> = faces.iter().map(|f| (f.bbox[0] + f.bbox[2]) / 2.0).collect();
         centres.sort_by(f32::total_cmp);

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{active_device, to_js};
+use super::to_js;
 use crate::crop::{self, Pads};
 use crate::detect::{Detector, Rgba};
 
@@ -14,21 +14,22 @@ thread_local! {
     static DETECTOR: RefCell<Option<Rc<Detector>>> = const { RefCell::new(None) };
 }
 
-/// Build the detector from `face_detection_short_range.tflite` on the active device.
+/// Build the detector from `face_detection_short_range.tflite` (it runs on
+/// the CPU whatever the generator's device: see `detect::graph`).
 #[wasm_bindgen(js_name = loadDetector)]
 pub fn load_detector(tflite: &[u8]) -> Result<(), JsError> {
-    let detector = Detector::new(tflite, &active_device()?).map_err(|e| JsError::new(&e))?;
+    let detector = Detector::new(tflite).map_err(|e| JsError::new(&e))?;
     DETECTOR.with(|slot| *slot.borrow_mut() = Some(Rc::new(detector)));
     Ok(())
 }
 
 /// Faces in one RGBA frame, best first.
 #[wasm_bindgen(js_name = detectFaces)]
-pub async fn detect_faces(pixels: Vec<u8>, width: usize, height: usize) -> Result<JsValue, JsError> {
+pub fn detect_faces(pixels: Vec<u8>, width: usize, height: usize) -> Result<JsValue, JsError> {
     let detector = DETECTOR
         .with(|slot| slot.borrow().clone())
         .ok_or_else(|| JsError::new("the face detector is not loaded: call loadDetector first"))?;
-    let faces = detector.detect(&[Rgba { pixels: &pixels, width, height }]).await.map_err(|e| JsError::new(&e))?.remove(0);
+    let faces = detector.detect(&[Rgba { pixels: &pixels, width, height }]).map_err(|e| JsError::new(&e))?.remove(0);
     // The original's default pads until the page offers its own.
     let framed: Vec<_> = faces.into_iter().map(|face| crop::frame(face, Pads::default(), width, height)).collect();
     to_js(&framed)

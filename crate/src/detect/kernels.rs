@@ -1,0 +1,366 @@
+//! The loops BlazeFace spends its time in, on the CPU, NHWC, f32.
+//!
+//! Why not burn: the detector is ~31 M multiply-adds spread over ~40 small
+//! operators, so a general tensor library spends more time per operator
+//! than computing (40 ms per frame in wasm). Here every convolution works
+//! on a zero-bordered copy of its input (no bounds tests inside the loops)
+//! and accumulates 4 pixels × 8 output channels at a time, which LLVM turns
+//! into SIMD (two f32x4 per row of 8 in wasm, with `simd128` enabled on
+//! these functions only).
+//!
+//! Weights are laid out `[kh][kw][cin][cout rounded up to 8]` (zeros past
+//! `cout`), so the innermost loop always reads 8 contiguous values.
+
+use super::simd::F32x4;
+
+/// Output channels accumulated together.
+pub const LANES: usize = 8;
+/// Output pixels accumulated together along a row.
+const PIXELS: usize = 4;
+
+/// An image (or any NHWC value), batch of one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub data: Vec<f32>,
+}
+
+impl Image {
+    pub fn new(h: usize, w: usize, c: usize, data: Vec<f32>) -> Self {
+        debug_assert_eq!(data.len(), h * w * c);
+        Self { h, w, c, data }
+    }
+
+    /// A copy with a border of `fill`: `[(before, after)]` for H, W and C.
+    #[inline(never)]
+    pub fn padded(&self, pads: [(usize, usize); 3], fill: f32) -> Image {
+        let [(t, b), (l, r), (c0, c1)] = pads;
+        let (h, w, c) = (self.h + t + b, self.w + l + r, self.c + c0 + c1);
+        let mut data = vec![fill; h * w * c];
+        if c == self.c {
+            // Whole rows at once.
+            let row = self.w * c;
+            for y in 0..self.h {
+                let to = ((y + t) * w + l) * c;
+                data[to..to + row].copy_from_slice(&self.data[y * row..(y + 1) * row]);
+            }
+            return Image { h, w, c, data };
+        }
+        for y in 0..self.h {
+            for x in 0..self.w {
+                let from = (y * self.w + x) * self.c;
+                let to = ((y + t) * w + x + l) * c + c0;
+                data[to..to + self.c].copy_from_slice(&self.data[from..from + self.c]);
+            }
+        }
+        Image { h, w, c, data }
+    }
+}
+
+/// A full convolution (CONV_2D) with its bias and optional ReLU.
+#[derive(Debug)]
+pub struct Conv {
+    pub kh: usize,
+    pub kw: usize,
+    pub cin: usize,
+    pub cout: usize,
+    pub stride: (usize, usize),
+    /// `[kh][kw][cin][cout.next_multiple_of(LANES)]`.
+    pub weights: Vec<f32>,
+    /// `cout.next_multiple_of(LANES)` values.
+    pub bias: Vec<f32>,
+    pub relu: bool,
+    /// Set when the input's windows are gathered into rows first: the
+    /// window's (kh, kw, stride); the convolution itself is then 1×1.
+    pub gather: Option<(usize, usize, (usize, usize))>,
+}
+
+impl Conv {
+    /// From TFLite's `[cout][kh][kw][cin]` weights.
+    pub fn from_ohwi(values: &[f32], [cout, kh, kw, cin]: [usize; 4], stride: (usize, usize), mut bias: Vec<f32>, relu: bool) -> Self {
+        assert_eq!(values.len(), cout * kh * kw * cin);
+        let wide = cout.next_multiple_of(LANES);
+        let mut weights = vec![0.0; kh * kw * cin * wide];
+        for o in 0..cout {
+            for t in 0..kh * kw * cin {
+                weights[t * wide + o] = values[o * kh * kw * cin + t];
+            }
+        }
+        bias.resize(wide, 0.0);
+        // Few input channels (the first layer's RGB) make the innermost
+        // loop too short to pay for itself: gather each output pixel's
+        // window into one row of kh·kw·cin values and run a 1×1 convolution
+        // on those (the weights' layout is already that of a 1×1).
+        if cin < LANES && kh * kw > 1 {
+            return Self { kh: 1, kw: 1, cin: kh * kw * cin, cout, stride: (1, 1), weights, bias, relu, gather: Some((kh, kw, stride)) };
+        }
+        Self { kh, kw, cin, cout, stride, weights, bias, relu, gather: None }
+    }
+}
+
+impl Conv {
+    /// The channel count of the image the convolution is given.
+    pub fn input_channels(&self) -> usize {
+        match self.gather {
+            Some((kh, kw, _)) => self.cin / (kh * kw),
+            None => self.cin,
+        }
+    }
+}
+
+/// Each output pixel's window as one row (im2col).
+fn gather(x: &Image, (kh, kw, (sy, sx)): (usize, usize, (usize, usize))) -> Image {
+    let (oh, ow) = (valid(x.h, kh, sy), valid(x.w, kw, sx));
+    let row = kw * x.c;
+    let mut data = Vec::with_capacity(oh * ow * kh * row);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            for ky in 0..kh {
+                let at = ((oy * sy + ky) * x.w + ox * sx) * x.c;
+                data.extend_from_slice(&x.data[at..at + row]);
+            }
+        }
+    }
+    Image::new(oh, ow, kh * row, data)
+}
+
+/// A depthwise convolution (DEPTHWISE_CONV_2D, multiplier 1).
+#[derive(Debug)]
+pub struct Depthwise {
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: (usize, usize),
+    /// `[kh][kw][c]`.
+    pub weights: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub relu: bool,
+}
+
+/// Output size of a window sliding over `size` pixels with no padding.
+fn valid(size: usize, kernel: usize, stride: usize) -> usize {
+    if size < kernel { 0 } else { (size - kernel) / stride + 1 }
+}
+
+/// `x` is already padded; the output is what a VALID convolution gives.
+pub fn conv(x: &Image, k: &Conv) -> Image {
+    let gathered = k.gather.map(|window| gather(x, window));
+    let x = gathered.as_ref().unwrap_or(x);
+    assert_eq!(x.c, k.cin, "a convolution's input has the wrong channel count");
+    let (oh, ow) = (valid(x.h, k.kh, k.stride.0), valid(x.w, k.kw, k.stride.1));
+    let mut out = vec![0.0; oh * ow * k.cout];
+    conv_tiles(x, k, oh, ow, &mut out);
+    Image::new(oh, ow, k.cout, out)
+}
+
+/// Tiles of 4 output pixels × 8 output channels, accumulated in SIMD
+/// registers over the window and the input channels. Tail pixels of a row
+/// repeat the row's last pixel and are not stored.
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[inline(never)]
+fn conv_tiles(x: &Image, k: &Conv, oh: usize, ow: usize, out: &mut [f32]) {
+    let wide = k.bias.len();
+    let (sy, sx) = k.stride;
+    for oy in 0..oh {
+        for ox in (0..ow).step_by(PIXELS) {
+            let pixels = PIXELS.min(ow - ox);
+            for n0 in (0..wide).step_by(LANES) {
+                let bias = [F32x4::load(&k.bias[n0..]), F32x4::load(&k.bias[n0 + 4..])];
+                let mut acc = [bias; PIXELS];
+                for ky in 0..k.kh {
+                    let row = &x.data[(oy * sy + ky) * x.w * x.c..][..x.w * x.c];
+                    for kx in 0..k.kw {
+                        let taps: [&[f32]; PIXELS] = std::array::from_fn(|p| &row[((ox + p.min(pixels - 1)) * sx + kx) * x.c..][..k.cin]);
+                        let weights = &k.weights[(ky * k.kw + kx) * k.cin * wide..][..k.cin * wide];
+                        for ci in 0..k.cin {
+                            let w = &weights[ci * wide + n0..][..LANES];
+                            let (w0, w1) = (F32x4::load(w), F32x4::load(&w[4..]));
+                            for p in 0..PIXELS {
+                                let a = F32x4::splat(taps[p][ci]);
+                                acc[p][0] = acc[p][0].mul_add(a, w0);
+                                acc[p][1] = acc[p][1].mul_add(a, w1);
+                            }
+                        }
+                    }
+                }
+                let n = LANES.min(k.cout - n0.min(k.cout));
+                for (p, [lo, hi]) in acc.into_iter().enumerate().take(pixels) {
+                    let (lo, hi) = if k.relu { (lo.relu(), hi.relu()) } else { (lo, hi) };
+                    let (lo, hi) = (lo.to_array(), hi.to_array());
+                    let values: [f32; LANES] = std::array::from_fn(|j| if j < 4 { lo[j] } else { hi[j - 4] });
+                    let at = (oy * ow + ox + p) * k.cout + n0;
+                    out[at..at + n].copy_from_slice(&values[..n]);
+                }
+            }
+        }
+    }
+}
+
+/// `x` is already padded; VALID depthwise convolution.
+pub fn depthwise(x: &Image, k: &Depthwise) -> Image {
+    let (oh, ow) = (valid(x.h, k.kh, k.stride.0), valid(x.w, k.kw, k.stride.1));
+    let mut out = vec![0.0; oh * ow * x.c];
+    depthwise_pixels(x, k, oh, ow, &mut out);
+    Image::new(oh, ow, x.c, out)
+}
+
+/// Channels innermost: LLVM vectorizes this loop by itself (and does it
+/// better than hand-written lanes here, measured).
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[inline(never)]
+fn depthwise_pixels(x: &Image, k: &Depthwise, oh: usize, ow: usize, out: &mut [f32]) {
+    let c = x.c;
+    let (sy, sx) = k.stride;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let o = &mut out[(oy * ow + ox) * c..][..c];
+            o.copy_from_slice(&k.bias[..c]);
+            for ky in 0..k.kh {
+                for kx in 0..k.kw {
+                    let i = &x.data[((oy * sy + ky) * x.w + ox * sx + kx) * c..][..c];
+                    let w = &k.weights[(ky * k.kw + kx) * c..][..c];
+                    for ((o, &i), &w) in o.iter_mut().zip(i).zip(w) {
+                        *o += i * w;
+                    }
+                }
+            }
+            if k.relu {
+                o.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+        }
+    }
+}
+
+/// `x` is already padded with -inf; VALID max pooling.
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[inline(never)]
+pub fn max_pool(x: &Image, kernel: (usize, usize), stride: (usize, usize)) -> Image {
+    let (oh, ow) = (valid(x.h, kernel.0, stride.0), valid(x.w, kernel.1, stride.1));
+    let c = x.c;
+    let quads = c / 4 * 4;
+    let mut out = vec![f32::NEG_INFINITY; oh * ow * c];
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let o = &mut out[(oy * ow + ox) * c..][..c];
+            for ky in 0..kernel.0 {
+                for kx in 0..kernel.1 {
+                    let i = &x.data[((oy * stride.0 + ky) * x.w + ox * stride.1 + kx) * c..][..c];
+                    for q in (0..quads).step_by(4) {
+                        F32x4::load(&o[q..]).max(F32x4::load(&i[q..])).store(&mut o[q..]);
+                    }
+                    for j in quads..c {
+                        o[j] = o[j].max(i[j]);
+                    }
+                }
+            }
+        }
+    }
+    Image::new(oh, ow, c, out)
+}
+
+/// `a + b`, optionally through ReLU, into `a`'s storage.
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[inline(never)]
+pub fn add(mut a: Image, b: &Image, relu: bool) -> Image {
+    let quads = a.data.len() / 4 * 4;
+    for q in (0..quads).step_by(4) {
+        let sum = F32x4::load(&a.data[q..]).add(F32x4::load(&b.data[q..]));
+        (if relu { sum.relu() } else { sum }).store(&mut a.data[q..]);
+    }
+    for j in quads..a.data.len() {
+        a.data[j] += b.data[j];
+        if relu {
+            a.data[j] = a.data[j].max(0.0);
+        }
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, written out plainly, on an unpadded input.
+    fn reference(x: &Image, weight: impl Fn(usize, usize, usize, usize) -> f32, bias: &[f32], k: (usize, usize), s: (usize, usize), cout: usize) -> Image {
+        let (oh, ow) = (valid(x.h, k.0, s.0), valid(x.w, k.1, s.1));
+        let mut out = vec![0.0; oh * ow * cout];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..cout {
+                    let mut v = bias[o];
+                    for ky in 0..k.0 {
+                        for kx in 0..k.1 {
+                            for i in 0..x.c {
+                                v += x.data[((oy * s.0 + ky) * x.w + ox * s.1 + kx) * x.c + i] * weight(ky, kx, i, o);
+                            }
+                        }
+                    }
+                    out[(oy * ow + ox) * cout + o] = v;
+                }
+            }
+        }
+        Image::new(oh, ow, cout, out)
+    }
+
+    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    fn close(a: &Image, b: &Image) {
+        assert_eq!((a.h, a.w, a.c), (b.h, b.w, b.c));
+        let worst = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-4, "{worst}");
+    }
+
+    #[test]
+    fn convolution_matches_its_definition() {
+        // Odd sizes on purpose: pixel tails, channel tails, strides; RGB
+        // input (gathered windows) and wider inputs (windows read in place).
+        for (h, w, cin, cout, k, s) in [(9, 11, 3, 24, (5, 5), (2, 2)), (7, 6, 5, 13, (1, 1), (1, 1)), (6, 9, 4, 2, (3, 2), (1, 2)), (7, 8, 9, 10, (3, 3), (2, 1))] {
+            let x = Image::new(h, w, cin, pseudo(h * w * cin, 1));
+            let raw = pseudo(k.0 * k.1 * cin * cout, 2);
+            let bias = pseudo(cout, 3);
+            // TFLite's layout: [cout][kh][kw][cin].
+            let layer = Conv::from_ohwi(&raw, [cout, k.0, k.1, cin], s, bias.clone(), false);
+            let expected = reference(&x, |ky, kx, i, o| raw[((o * k.0 + ky) * k.1 + kx) * cin + i], &bias, k, s, cout);
+            close(&conv(&x, &layer), &expected);
+        }
+    }
+
+    #[test]
+    fn depthwise_matches_its_definition() {
+        let (h, w, c) = (8, 7, 13);
+        let x = Image::new(h, w, c, pseudo(h * w * c, 4));
+        let weights = pseudo(9 * c, 5);
+        let bias = pseudo(c, 6);
+        for s in [(1, 1), (2, 2)] {
+            let layer = Depthwise { kh: 3, kw: 3, stride: s, weights: weights.clone(), bias: bias.clone(), relu: true };
+            let got = depthwise(&x, &layer);
+            // Per channel, a convolution with one input channel.
+            for ch in 0..c {
+                let plane = Image::new(h, w, 1, x.data.iter().skip(ch).step_by(c).copied().collect());
+                let expected = reference(&plane, |ky, kx, _, _| weights[(ky * 3 + kx) * c + ch], &bias[ch..ch + 1], (3, 3), s, 1);
+                let mine: Vec<f32> = got.data.iter().skip(ch).step_by(c).copied().collect();
+                let relu: Vec<f32> = expected.data.iter().map(|v| v.max(0.0)).collect();
+                close(&Image::new(got.h, got.w, 1, mine), &Image::new(expected.h, expected.w, 1, relu));
+            }
+        }
+    }
+
+    #[test]
+    fn padding_and_pooling() {
+        let x = Image::new(2, 2, 1, vec![1.0, 2.0, 3.0, 4.0]);
+        let p = x.padded([(0, 1), (1, 0), (0, 1)], 0.0);
+        assert_eq!((p.h, p.w, p.c), (3, 3, 2));
+        assert_eq!(p.data, [0.0, 0.0, 1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let pooled = max_pool(&x.padded([(0, 1), (0, 1), (0, 0)], f32::NEG_INFINITY), (2, 2), (2, 2));
+        assert_eq!(pooled.data, [4.0]);
+    }
+}

@@ -1,0 +1,115 @@
+//! Four f32 lanes, as the machine does them: wasm's `simd128`, x86-64's
+//! SSE (always present there), or plain arrays elsewhere. The detector's
+//! convolution tile is written once against these; LLVM does not vectorize
+//! the plain loop reliably (it stayed scalar for wasm, and spilled on
+//! x86-64 once the tile's loops were arranged differently).
+//!
+//! In wasm, functions using these carry `#[target_feature(enable =
+//! "simd128")]` so that they inline; an engine without SIMD refuses the
+//! whole module at load time, so no call can reach an unsupported
+//! instruction.
+
+#[cfg(target_arch = "wasm32")]
+use core::arch::wasm32 as arch;
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64 as arch;
+
+#[derive(Clone, Copy)]
+pub struct F32x4(
+    #[cfg(target_arch = "wasm32")] arch::v128,
+    #[cfg(target_arch = "x86_64")] arch::__m128,
+    #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))] [f32; 4],
+);
+
+impl F32x4 {
+    /// The first four values of `v`.
+    #[inline(always)]
+    pub fn load(v: &[f32]) -> Self {
+        let v: &[f32; 4] = v[..4].try_into().expect("four values");
+        // SAFETY (both): reads the 16 bytes of `v`; unaligned loads.
+        #[cfg(target_arch = "wasm32")]
+        return Self(unsafe { arch::v128_load(v.as_ptr().cast()) });
+        #[cfg(target_arch = "x86_64")]
+        return Self(unsafe { arch::_mm_loadu_ps(v.as_ptr()) });
+        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
+        Self(*v)
+    }
+
+    #[inline(always)]
+    pub fn splat(a: f32) -> Self {
+        #[cfg(target_arch = "wasm32")]
+        return Self(arch::f32x4_splat(a));
+        #[cfg(target_arch = "x86_64")]
+        return Self(unsafe { arch::_mm_set1_ps(a) });
+        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
+        Self([a; 4])
+    }
+
+    /// `self + a * b`, rounded twice (no fused multiply-add in baseline
+    /// wasm SIMD or SSE).
+    #[inline(always)]
+    pub fn mul_add(self, a: Self, b: Self) -> Self {
+        #[cfg(target_arch = "wasm32")]
+        return Self(arch::f32x4_add(self.0, arch::f32x4_mul(a.0, b.0)));
+        #[cfg(target_arch = "x86_64")]
+        return Self(unsafe { arch::_mm_add_ps(self.0, arch::_mm_mul_ps(a.0, b.0)) });
+        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
+        Self(std::array::from_fn(|i| self.0[i] + a.0[i] * b.0[i]))
+    }
+
+    #[inline(always)]
+    pub fn add(self, b: Self) -> Self {
+        #[cfg(target_arch = "wasm32")]
+        return Self(arch::f32x4_add(self.0, b.0));
+        #[cfg(target_arch = "x86_64")]
+        return Self(unsafe { arch::_mm_add_ps(self.0, b.0) });
+        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
+        Self(std::array::from_fn(|i| self.0[i] + b.0[i]))
+    }
+
+    /// The larger of each pair (inputs are never NaN here).
+    #[inline(always)]
+    pub fn max(self, b: Self) -> Self {
+        #[cfg(target_arch = "wasm32")]
+        return Self(arch::f32x4_pmax(self.0, b.0));
+        #[cfg(target_arch = "x86_64")]
+        return Self(unsafe { arch::_mm_max_ps(self.0, b.0) });
+        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
+        Self(std::array::from_fn(|i| self.0[i].max(b.0[i])))
+    }
+
+    #[inline(always)]
+    pub fn relu(self) -> Self {
+        #[cfg(target_arch = "wasm32")]
+        return Self(arch::f32x4_pmax(arch::f32x4_splat(0.0), self.0));
+        #[cfg(target_arch = "x86_64")]
+        return Self(unsafe { arch::_mm_max_ps(self.0, arch::_mm_setzero_ps()) });
+        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
+        Self(self.0.map(|v| v.max(0.0)))
+    }
+
+    /// Into the first four values of `out`.
+    #[inline(always)]
+    pub fn store(self, out: &mut [f32]) {
+        out[..4].copy_from_slice(&self.to_array());
+    }
+
+    #[inline(always)]
+    pub fn to_array(self) -> [f32; 4] {
+        let mut out = [0.0; 4];
+        // SAFETY (both): writes the 16 bytes of `out`.
+        #[cfg(target_arch = "wasm32")]
+        unsafe {
+            arch::v128_store(out.as_mut_ptr().cast(), self.0)
+        };
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            arch::_mm_storeu_ps(out.as_mut_ptr(), self.0)
+        };
+        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
+        {
+            out = self.0;
+        }
+        out
+    }
+}
