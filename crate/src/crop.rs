@@ -66,28 +66,69 @@ pub fn crop_box(face_box: [f32; 4], pads: Pads, width: usize, height: usize) -> 
     ]
 }
 
-/// The original's `get_smoothened_boxes`: each box becomes the mean of the
-/// `window` boxes starting at it, or of the last `window` near the end.
-/// Like the original, it works in place, so those last windows take in
-/// boxes already smoothed.
-pub fn smooth(boxes: &[[f32; 4]], window: usize) -> Vec<[f32; 4]> {
-    let mut boxes = boxes.to_vec();
-    let n = boxes.len();
-    if window <= 1 || n == 0 {
-        return boxes;
+/// The original's `get_smoothened_boxes`, one frame at a time: each crop
+/// box becomes the mean of the `window` boxes starting at it, or of the
+/// last `window` near the end of a run of frames with a face. Like the
+/// original it works in place on integer boxes, so means are truncated and
+/// the last windows take in boxes already smoothed. One difference: a run
+/// shorter than the window is averaged whole (the original's negative
+/// slice averaged a tail of varying length there).
+///
+/// Boxes come out in order, `window - 1` frames after they went in.
+pub struct Smoother {
+    window: usize,
+    /// The run so far: smoothed boxes (the last `window` emitted), then raw.
+    run: std::collections::VecDeque<[i32; 4]>,
+    /// How many boxes at the front of `run` are already smoothed.
+    done: usize,
+}
+
+impl Smoother {
+    /// `window` 1 (or 0) turns smoothing off.
+    pub fn new(window: usize) -> Self {
+        Self { window: window.max(1), run: Default::default(), done: 0 }
     }
-    let window = window.min(n);
-    for i in 0..n {
-        let start = i.min(n - window);
-        let mut mean = [0.0; 4];
-        for b in &boxes[start..start + window] {
-            for (m, v) in mean.iter_mut().zip(b) {
-                *m += v;
+
+    /// The next frame's box; returns the boxes now final.
+    pub fn push(&mut self, crop: [i32; 4]) -> Vec<[i32; 4]> {
+        self.run.push_back(crop);
+        let mut out = Vec::new();
+        while self.run.len() >= self.done + self.window {
+            out.push(self.settle(self.done, self.done));
+        }
+        // Only the last `window` smoothed boxes can enter a later window.
+        while self.done > self.window {
+            self.run.pop_front();
+            self.done -= 1;
+        }
+        out
+    }
+
+    /// The run ended (a frame without a face, or the video's end): the
+    /// boxes still waiting.
+    pub fn finish(&mut self) -> Vec<[i32; 4]> {
+        let n = self.run.len();
+        let window = self.window.min(n);
+        let out = (self.done..n).map(|i| self.settle(i, i.min(n - window))).collect();
+        self.run.clear();
+        self.done = 0;
+        out
+    }
+
+    /// Box `i` becomes the mean of the window starting at `start`.
+    fn settle(&mut self, i: usize, start: usize) -> [i32; 4] {
+        let window = self.window.min(self.run.len() - start);
+        let mut sum = [0i64; 4];
+        for b in self.run.range(start..start + window) {
+            for (s, &v) in sum.iter_mut().zip(b) {
+                *s += v as i64;
             }
         }
-        boxes[i] = mean.map(|m| m / window as f32);
+        let mean = sum.map(|s| (s as f64 / window as f64) as i32);
+        self.run[i] = mean;
+        self.done = i + 1;
+        mean
     }
-    boxes
 }
 
 /// The generator's face side, in pixels.
@@ -181,14 +222,27 @@ mod tests {
 
     #[test]
     fn smoothing_is_the_originals_forward_window() {
-        let boxes: Vec<[f32; 4]> = (0..7).map(|i| [i as f32; 4]).collect();
-        let s: Vec<f32> = smooth(&boxes, 5).iter().map(|b| b[0]).collect();
-        // numpy, running the original on 0..7: frame 3 on takes the last five,
-        // which by then begin with smoothed values.
-        let original = [2.0, 3.0, 4.0, 4.4, 4.68, 4.816, 4.7792];
-        assert!(s.iter().zip(original).all(|(a, b)| (a - b).abs() < 1e-5), "{s:?}");
-        assert_eq!(smooth(&boxes[..3], 5)[0][0], 1.0);
-        assert_eq!(smooth(&boxes, 1), boxes);
+        let boxes: Vec<[i32; 4]> = (0..8).map(|i| [i * 3 + 1, 2 * i, 100 + i * i, 7]).collect();
+        // numpy, running the original's get_smoothened_boxes on these
+        // (integer array, in place).
+        let original = [[7, 4, 106, 7], [10, 6, 111, 7], [13, 8, 118, 7], [16, 10, 127, 7], [17, 10, 130, 7], [18, 11, 133, 7], [18, 11, 135, 7], [18, 11, 134, 7]];
+        let mut smoother = Smoother::new(5);
+        let mut out = Vec::new();
+        for (i, &b) in boxes.iter().enumerate() {
+            let settled = smoother.push(b);
+            // Four frames behind.
+            assert_eq!(settled.len(), usize::from(i >= 4), "frame {i}");
+            out.extend(settled);
+        }
+        out.extend(smoother.finish());
+        assert_eq!(out, original);
+        // A run shorter than the window: its mean. Off: unchanged, at once.
+        let mut short = Smoother::new(5);
+        assert!(short.push([0; 4]).is_empty() && short.push([3; 4]).is_empty());
+        assert_eq!(short.finish(), [[1; 4], [2; 4]]);
+        let mut off = Smoother::new(1);
+        assert_eq!(off.push([3, 4, 5, 6]), [[3, 4, 5, 6]]);
+        assert!(off.finish().is_empty());
     }
 
     /// `crop96_cv2.npy`: `cv2.resize(bgr[y1:y2, x1:x2], (96, 96)) / 255`

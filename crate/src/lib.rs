@@ -3,7 +3,8 @@
 //! The pipeline, one module per stage:
 //! audio → detect → crop → generate → blend, plus checkpoint loading.
 //! Today: the audio front end ([`audio`]), face detection ([`detect`]),
-//! following one face ([`track`]), the Wav2Lip crop ([`crop`]), checkpoint
+//! following one face ([`track`]), the Wav2Lip crop ([`crop`]) and where it
+//! lies in each frame of a video with the original's options ([`framing`]), checkpoint
 //! loading ([`checkpoint`]), the generator ([`generate`]), the blend back
 //! into the frame ([`blend`]), and the compute backend's choice
 //! ([`backend`]) and proof ([`selftest`]).
@@ -18,6 +19,7 @@ pub mod checkpoint;
 pub mod crop;
 pub mod detect;
 pub mod formula;
+pub mod framing;
 pub mod generate;
 pub mod npy;
 pub mod selftest;

@@ -1,0 +1,278 @@
+//! Where the face is in each frame of a video, frame after frame: the
+//! detector's faces (or a fixed box) → the followed face ([`track`]) → the
+//! padded crop ([`crop`]) → smoothing over 5 frames. The original's options
+//! are here: pads, a fixed box, static image mode, smoothing off, and the
+//! resize factor (frames shrunk before all this, see [`shrink`]).
+//!
+//! Frames come out in order, a few frames late (the smoothing window looks
+//! ahead). A frame without a face comes out as `None`: the caller shows it
+//! as it is, where the original stopped with an error.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crop::{self, Pads, Smoother, linear_tap};
+use crate::detect::Face;
+use crate::track::{Sighting, Tracker};
+
+/// The original's choices, and ours.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Options {
+    pub pads: Pads,
+    /// Crop boxes are averaged over this many frames (the original: 5;
+    /// `--nosmooth` is 1).
+    pub smoothing: usize,
+    /// One crop for every frame, `[x1, y1, x2, y2]` in pixels of the
+    /// (shrunk) frame, and no detection: the original's `--box`, for when
+    /// the detector fails on a face that does not move.
+    pub fixed_box: Option<[i32; 4]>,
+    /// Detect once, on the first frame: the original's `--static`, for a
+    /// photo or a still video.
+    pub still: bool,
+    /// Follow the face under this point of the first frame with faces (a
+    /// click); without it, the best-scoring face.
+    pub point: Option<[f32; 2]>,
+    /// Frames over which a face the detector misses keeps its last box.
+    pub max_gap: usize,
+    /// Frames are shrunk by this factor first (the original's
+    /// `--resize_factor`): the output has the smaller size, and on 1080p and
+    /// larger videos the mouth often looks better.
+    pub resize_factor: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, resize_factor: 1 }
+    }
+}
+
+/// Where the generator's face comes from in one frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Placement {
+    /// `[x1, y1, x2, y2]`, x2 and y2 exclusive.
+    pub crop: [i32; 4],
+    /// The mouth as a fraction of the crop's width and height, when known.
+    pub mouth: Option<[f32; 2]>,
+}
+
+/// What the user is told when no frame of the video shows a face.
+pub const NO_FACE: &str = "no face was found in any frame of the video. Lip sync needs a visible face, \
+     roughly towards the camera; try another clip or photo, or set a fixed face box by hand";
+
+pub struct Framing {
+    options: Options,
+    width: usize,
+    height: usize,
+    tracker: Option<Tracker>,
+    smoother: Smoother,
+    /// The mouth of each frame waiting in the smoother.
+    mouths: VecDeque<[f32; 2]>,
+    /// Static image mode: the first frame's answer, once known.
+    still: Option<Option<Placement>>,
+    frames: usize,
+    with_face: usize,
+}
+
+impl Framing {
+    /// For frames of `width`×`height` pixels (after shrinking).
+    pub fn new(options: Options, width: usize, height: usize) -> Result<Self, String> {
+        if options.resize_factor == 0 {
+            return Err("the resize factor must be 1 (none) or more".into());
+        }
+        if let Some([x1, y1, x2, y2]) = options.fixed_box
+            && !(0 <= x1 && x1 < x2 && x2 <= width as i32 && 0 <= y1 && y1 < y2 && y2 <= height as i32)
+        {
+            return Err(format!("the fixed face box {x1},{y1}–{x2},{y2} does not lie inside the {width}×{height} frame"));
+        }
+        let smoother = Smoother::new(options.smoothing);
+        Ok(Self { options, width, height, tracker: None, smoother, mouths: VecDeque::new(), still: None, frames: 0, with_face: 0 })
+    }
+
+    /// Whether the next frame needs the detector's faces (else pass `&[]`).
+    pub fn needs_detection(&self) -> bool {
+        self.options.fixed_box.is_none() && self.still.is_none()
+    }
+
+    /// The faces found in the next frame; returns the frames now settled,
+    /// in order.
+    pub fn push(&mut self, faces: &[Face]) -> Vec<Option<Placement>> {
+        self.frames += 1;
+        if let Some(crop) = self.options.fixed_box {
+            self.with_face += 1;
+            return vec![Some(Placement { crop, mouth: None })];
+        }
+        if let Some(still) = &self.still {
+            self.with_face += usize::from(still.is_some());
+            return vec![still.clone()];
+        }
+        let tracker = self.tracker.get_or_insert_with(|| Tracker::new(faces, self.options.point, self.options.max_gap));
+        let face = match tracker.follow(faces) {
+            Sighting::Seen(face) | Sighting::Held(face) => Some(face),
+            Sighting::Absent => None,
+        };
+        if self.options.still {
+            let placement = face.map(|face| Placement::of(&face, crop::crop_box(crop::face_box(&face), self.options.pads, self.width, self.height)));
+            self.with_face += usize::from(placement.is_some());
+            self.still = Some(placement.clone());
+            return vec![placement];
+        }
+        let Some(face) = face else {
+            let mut out = self.flush();
+            out.push(None);
+            return out;
+        };
+        self.with_face += 1;
+        self.mouths.push_back(face.keypoints[3]);
+        let settled = self.smoother.push(crop::crop_box(crop::face_box(&face), self.options.pads, self.width, self.height));
+        self.place(settled)
+    }
+
+    /// The video ended: the frames still waiting, or why nothing can be done.
+    pub fn finish(&mut self) -> Result<Vec<Option<Placement>>, String> {
+        let out = self.flush();
+        if self.frames > 0 && self.with_face == 0 {
+            return Err(NO_FACE.into());
+        }
+        Ok(out)
+    }
+
+    fn flush(&mut self) -> Vec<Option<Placement>> {
+        let settled = self.smoother.finish();
+        self.place(settled)
+    }
+
+    fn place(&mut self, crops: Vec<[i32; 4]>) -> Vec<Option<Placement>> {
+        crops
+            .into_iter()
+            .map(|crop| {
+                let mouth = self.mouths.pop_front().expect("a mouth per waiting frame");
+                Some(Placement { crop, mouth: Some(relative(mouth, crop)) })
+            })
+            .collect()
+    }
+}
+
+impl Placement {
+    fn of(face: &Face, crop: [i32; 4]) -> Self {
+        Self { crop, mouth: Some(relative(face.keypoints[3], crop)) }
+    }
+}
+
+fn relative([x, y]: [f32; 2], [x1, y1, x2, y2]: [i32; 4]) -> [f32; 2] {
+    [(x - x1 as f32) / (x2 - x1).max(1) as f32, (y - y1 as f32) / (y2 - y1).max(1) as f32]
+}
+
+/// An RGBA frame shrunk by `factor` as the original does (`cv2.resize` to
+/// `(w // factor, h // factor)`, INTER_LINEAR).
+pub fn shrink(rgba: &[u8], width: usize, height: usize, factor: usize) -> (Vec<u8>, usize, usize) {
+    if factor <= 1 {
+        return (rgba.to_vec(), width, height);
+    }
+    let (w, h) = ((width / factor).max(1), (height / factor).max(1));
+    let xs: Vec<(usize, f32)> = (0..w).map(|x| linear_tap(x, width, w)).collect();
+    let mut out = vec![0u8; w * h * 4];
+    for y in 0..h {
+        let (y0, fy) = linear_tap(y, height, h);
+        let y1 = (y0 + 1).min(height - 1);
+        for (x, &(x0, fx)) in xs.iter().enumerate() {
+            let x1 = (x0 + 1).min(width - 1);
+            for c in 0..4 {
+                let at = |xx: usize, yy: usize| rgba[(yy * width + xx) * 4 + c] as f32;
+                let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+                let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+                out[(y * w + x) * 4 + c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    (out, w, h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(x: f32) -> Face {
+        // Eyes at y 130, mouth at 170: the chin lands at 200 (face_box).
+        Face { score: 0.9, bbox: [x, 100.0, x + 100.0, 190.0], keypoints: [[x + 30.0, 130.0], [x + 70.0, 130.0], [x + 50.0, 150.0], [x + 50.0, 170.0], [x, 140.0], [x + 100.0, 140.0]] }
+    }
+
+    fn run(framing: &mut Framing, frames: &[Vec<Face>]) -> Result<Vec<Option<Placement>>, String> {
+        let mut out = Vec::new();
+        for faces in frames {
+            out.extend(framing.push(faces));
+        }
+        out.extend(framing.finish()?);
+        Ok(out)
+    }
+
+    #[test]
+    fn faces_are_smoothed_and_faceless_frames_pass_through() {
+        let mut framing = Framing::new(Options::default(), 1280, 720).unwrap();
+        // The face moves right 10 px a frame; frame 6 has no face; 7–8 again.
+        let mut frames: Vec<Vec<Face>> = (0..6).map(|i| vec![face(100.0 + 10.0 * i as f32)]).collect();
+        frames.push(vec![]);
+        frames.extend((7..9).map(|i| vec![face(100.0 + 10.0 * i as f32)]));
+        let mut framing_strict = Framing::new(Options { max_gap: 0, ..Options::default() }, 1280, 720).unwrap();
+        let out = run(&mut framing_strict, &frames).unwrap();
+        assert_eq!(out.len(), 9, "one answer per frame");
+        assert_eq!(out[6], None);
+        // Frame 0: the mean of frames 0–4 (x1 100..140 → 120); pads 0,10,0,0.
+        assert_eq!(out[0].as_ref().unwrap().crop, [120, 100, 220, 210]);
+        // The mouth sits at the middle of the box, 70 % down.
+        let [mx, my] = out[0].as_ref().unwrap().mouth.unwrap();
+        assert!((mx - 0.3).abs() < 0.01 && (my - 70.0 / 110.0).abs() < 0.01, "{mx} {my}");
+        // With the default gap, the missed frame keeps the last face.
+        let out = run(&mut framing, &frames).unwrap();
+        assert!(out.iter().all(Option::is_some));
+        // Smoothing off: each frame its own box.
+        let mut off = Framing::new(Options { smoothing: 1, ..Options::default() }, 1280, 720).unwrap();
+        assert_eq!(off.push(&[face(100.0)]), [Some(Placement { crop: [100, 100, 200, 210], mouth: Some([0.5, 70.0 / 110.0]) })]);
+    }
+
+    #[test]
+    fn no_face_anywhere_is_said_plainly() {
+        let mut framing = Framing::new(Options::default(), 640, 480).unwrap();
+        let err = run(&mut framing, &[vec![], vec![], vec![]]).unwrap_err();
+        assert!(err.starts_with("no face was found in any frame"), "{err}");
+    }
+
+    #[test]
+    fn a_fixed_box_needs_no_detector_and_must_fit() {
+        let options = Options { fixed_box: Some([10, 20, 110, 140]), ..Options::default() };
+        let mut framing = Framing::new(options.clone(), 640, 480).unwrap();
+        assert!(!framing.needs_detection());
+        assert_eq!(run(&mut framing, &[vec![], vec![]]).unwrap(), vec![Some(Placement { crop: [10, 20, 110, 140], mouth: None }); 2]);
+        let err = Framing::new(options, 100, 100).err().unwrap();
+        assert!(err.contains("does not lie inside the 100×100 frame"), "{err}");
+    }
+
+    #[test]
+    fn static_mode_detects_once() {
+        let mut framing = Framing::new(Options { still: true, ..Options::default() }, 640, 480).unwrap();
+        let first = framing.push(&[face(100.0)]);
+        assert!(!framing.needs_detection());
+        // Later frames' faces are not even looked at.
+        assert_eq!(framing.push(&[]), first);
+        assert_eq!(framing.push(&[face(400.0)]), first);
+    }
+
+    #[test]
+    fn the_clicked_face_is_the_one_placed() {
+        let options = Options { point: Some([560.0, 150.0]), smoothing: 1, ..Options::default() };
+        let mut framing = Framing::new(options, 1280, 720).unwrap();
+        let out = framing.push(&[face(100.0), face(500.0)]);
+        assert_eq!(out[0].as_ref().unwrap().crop[0], 500);
+    }
+
+    #[test]
+    fn shrinking_halves_as_opencv_does() {
+        // 4×2 → 2×1: INTER_LINEAR at factor 2 averages 2×2 blocks.
+        let rgba: Vec<u8> = [10, 20, 30, 40, 50, 60, 70, 80].iter().flat_map(|&v| [v, v, v, 255]).collect();
+        let (out, w, h) = shrink(&rgba, 4, 2, 2);
+        assert_eq!((w, h), (2, 1));
+        assert_eq!(out, [35, 35, 35, 255, 55, 55, 55, 255]);
+        assert_eq!(shrink(&rgba, 4, 2, 1).0, rgba);
+    }
+}
