@@ -230,4 +230,58 @@ mod tests {
         let mouth = (145 * width + 220) * 4;
         assert_ne!(ours[mouth..mouth + 3], frame[mouth..mouth + 3]);
     }
+
+    /// A test clip: 12 frames of 640×360 panning and zooming over the photo
+    /// (the face drifts right and grows by 2.5 % a frame), through the whole
+    /// way in: detection, framing with smoothing, the crop; then the
+    /// imperfect output pasted back both ways.
+    #[test]
+    fn no_seam_on_a_clip_through_the_pipeline() {
+        use crate::detect::{Detector, Rgba};
+        use crate::framing::{Framing, Options};
+        let (photo, pw, ph) = crate::testdata::astronaut();
+        let detector = Detector::new(&crate::testdata::detector_model()).unwrap();
+        let (width, height) = (640, 360);
+        let frames: Vec<Vec<u8>> = (0..12)
+            .map(|t| {
+                let (scale, ox, oy) = (1.0 + 0.025 * t as f32, 90.0 + 6.0 * t as f32, -20.0 - 4.0 * t as f32);
+                let mut frame = vec![120u8; width * height * 4];
+                for y in 0..height {
+                    for x in 0..width {
+                        let (sx, sy) = (((x as f32 - ox) / scale) as isize, ((y as f32 - oy) / scale) as isize);
+                        if (0..pw as isize).contains(&sx) && (0..ph as isize).contains(&sy) {
+                            let from = (sy as usize * pw + sx as usize) * 4;
+                            frame[(y * width + x) * 4..][..4].copy_from_slice(&photo[from..from + 4]);
+                        }
+                    }
+                }
+                frame
+            })
+            .collect();
+        let mut framing = Framing::new(Options::default(), width, height).unwrap();
+        let mut placements = Vec::new();
+        for frame in &frames {
+            let faces = detector.detect(&[Rgba { pixels: frame, width, height }]).unwrap().remove(0);
+            placements.extend(framing.push(&faces));
+        }
+        placements.extend(framing.finish().unwrap());
+        assert_eq!(placements.len(), frames.len());
+        let (mut natural, mut hard_step, mut our_step) = (0.0, 0.0, 0.0);
+        let mut input = vec![0.0; 6 * FACE * FACE];
+        for (frame, placement) in frames.iter().zip(&placements) {
+            let placement = placement.as_ref().expect("a face in every frame");
+            generator_input(frame, width, placement.crop, &mut input).unwrap();
+            let output = imperfect_output(&input);
+            let mut hard = frame.clone();
+            paste_hard(&mut hard, width, placement.crop, &output);
+            let mut ours = frame.clone();
+            blend(&mut ours, width, placement.crop, &output, MaskShape::around(placement.mouth));
+            natural += border_step(frame, width, height, placement.crop) / frames.len() as f32;
+            hard_step += border_step(&hard, width, height, placement.crop) / frames.len() as f32;
+            our_step += border_step(&ours, width, height, placement.crop) / frames.len() as f32;
+        }
+        println!("clip of {} frames, mean border step (grey levels): untouched {natural:.2}, hard paste {hard_step:.2}, blended {our_step:.2}", frames.len());
+        assert!(hard_step > natural + 2.0, "the hard paste should show: {hard_step} vs {natural}");
+        assert!(our_step <= natural + 0.1, "the blend should not: {our_step} vs {natural}");
+    }
 }
