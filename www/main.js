@@ -6,6 +6,9 @@ const modelFile = document.querySelector('#model-file');
 const modelStatus = document.querySelector('#model-status');
 const voiceFile = document.querySelector('#voice-file');
 const voiceStatus = document.querySelector('#voice-status');
+const faceFile = document.querySelector('#face-file');
+const faceStatus = document.querySelector('#face-status');
+const facePreview = document.querySelector('#face-preview');
 
 /** Set a status line's text and state (none, loading, ready, error). */
 function show(element, state, text) {
@@ -70,6 +73,71 @@ function startVoice(core) {
   });
 }
 
+/**
+ * The face input as the page knows it: its first picture and the faces
+ * found there (`opened`, null until a file is opened), and the one chosen
+ * (by a click, else the best) with the clicked point.
+ */
+const face = { opened: null, chosen: 0, point: null };
+
+function drawFaces() {
+  const { picture, faces } = face.opened;
+  facePreview.width = picture.width;
+  facePreview.height = picture.height;
+  const g = facePreview.getContext('2d');
+  g.drawImage(picture, 0, 0);
+  const line = Math.max(2, picture.width / 320);
+  faces.forEach(({ crop: [x1, y1, x2, y2] }, i) => {
+    g.lineWidth = i === face.chosen ? line * 1.5 : line;
+    g.strokeStyle = i === face.chosen ? '#2ecc71' : '#f1c40f';
+    g.setLineDash(i === face.chosen ? [] : [line * 3, line * 2]);
+    g.strokeRect(x1, y1, x2 - x1, y2 - y1);
+  });
+  facePreview.hidden = false;
+}
+
+function describeFace({ name, kind, width, height, faces }) {
+  const about = `Face: ${name}, ${kind} ${width}×${height}`;
+  if (faces.length === 0) {
+    return kind === 'photo'
+      ? `${about}. No face found in this photo: lip sync needs a visible face, roughly towards the camera. Try another photo.`
+      : `${about}. No face in the first frame; the whole video will be searched when lip sync runs.`;
+  }
+  if (faces.length === 1) return `${about}: one face found (green box).`;
+  return `${about}: ${faces.length} faces found. Click the one who speaks (green box = chosen).`;
+}
+
+function startFace(core) {
+  onFileChosen(faceFile, (state, text) => show(faceStatus, state, text), {
+    loading: (file) => `Looking at ${file.name}…`,
+    load: async (file) => {
+      face.opened?.picture.close();
+      face.opened = null;
+      facePreview.hidden = true;
+      const opened = await core.call('openFace', { file });
+      face.opened = opened;
+      face.chosen = 0;
+      face.point = null;
+      drawFaces();
+      return describeFace(opened);
+    },
+  });
+  facePreview.addEventListener('click', (event) => {
+    if (!face.opened?.faces.length) return;
+    // Canvas pixels from the click, whatever size the canvas is shown at.
+    const rect = facePreview.getBoundingClientRect();
+    const x = ((event.clientX - rect.left) / rect.width) * facePreview.width;
+    const y = ((event.clientY - rect.top) / rect.height) * facePreview.height;
+    const distance = ({ crop: [x1, y1, x2, y2] }) =>
+      x >= x1 && x < x2 && y >= y1 && y < y2 ? 0 : Math.hypot(x - (x1 + x2) / 2, y - (y1 + y2) / 2);
+    const distances = face.opened.faces.map(distance);
+    face.chosen = distances.indexOf(Math.min(...distances));
+    face.point = [x, y];
+    drawFaces();
+    facePreview.dataset.chosen = String(face.chosen);
+  });
+}
+
 function describe({ backend, reason, adapter, softwareAdapter }) {
   const engine = backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)';
   const lines = [`Compute: ${engine} — ${reason}.`];
@@ -96,6 +164,7 @@ async function main() {
     return;
   }
   window.wav2lip = core; // for the console and the end-to-end tests
+  startFace(core);
   startVoice(core);
   await startModel(core);
 }

@@ -1,7 +1,7 @@
 // Hosts the wasm core. Messages {id, method, args} in, {id, result | error} out,
 // handled one at a time: the core owns one device and one job.
 import init, * as core from './pkg/wav2lip.js';
-import { ALL_FORMATS, AudioSampleSink, BlobSource, Input } from './lib/mediabunny.js';
+import { ALL_FORMATS, AudioSampleSink, BlobSource, CanvasSink, Input } from './lib/mediabunny.js';
 
 const ready = init();
 
@@ -162,6 +162,54 @@ async function loadVoice(file) {
   }
 }
 
+const IMAGE = /\.(jpe?g|png|webp|gif|bmp|avif)$/i;
+
+/** The first picture of a photo or a video (rotation applied), on a canvas. */
+async function firstPicture(file) {
+  if (file.type.startsWith('image/') || IMAGE.test(file.name)) {
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file);
+    } catch {
+      throw new Error('not an image this browser can read; try JPEG, PNG or WebP');
+    }
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    canvas.getContext('2d').drawImage(bitmap, 0, 0);
+    bitmap.close();
+    return { canvas, kind: 'photo' };
+  }
+  const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
+  try {
+    let track;
+    try {
+      track = await input.getPrimaryVideoTrack();
+    } catch (error) {
+      throw new Error(`not a video or photo this browser can read (${error.message}); try MP4, WebM, MOV, JPEG or PNG`);
+    }
+    if (!track) throw new Error('it has no picture: choose a video or a photo of the face');
+    if (!(await track.canDecode())) {
+      throw new Error(`this browser cannot decode its ${track.codec ?? 'unknown'} video; convert it to H.264 MP4 or VP9 WebM first`);
+    }
+    for await (const { canvas } of new CanvasSink(track, { poolSize: 1 }).canvases()) {
+      return { canvas, kind: 'video' };
+    }
+    throw new Error('its video track has no frames');
+  } finally {
+    input.dispose?.();
+  }
+}
+
+/** The face input's first picture and the faces in it, for the page to show. */
+async function openFace(file) {
+  const { canvas, kind } = await firstPicture(file);
+  const { width, height } = canvas;
+  const pixels = new Uint8Array(canvas.getContext('2d').getImageData(0, 0, width, height).data.buffer);
+  await ensureDetector();
+  const faces = core.detectFaces(pixels, width, height);
+  const picture = await createImageBitmap(canvas);
+  return { name: file.name, kind, width, height, faces, picture };
+}
+
 // The face detector's weights (BlazeFace, from MediaPipe's npm package,
 // copied next to the app by `make js`), loaded on first use.
 let detector = null;
@@ -188,6 +236,8 @@ const methods = {
   loadCachedModel: () => loadCachedModel(),
   forgetModel: () => forgetModel(),
   loadVoice: ({ file }) => loadVoice(file),
+  /** A photo or video's first picture (an ImageBitmap) and its faces. */
+  openFace: ({ file }) => openFace(file),
   /** Faces in an RGBA frame: [{score, box, keypoints, crop}], best first. */
   /** Faces in one RGBA frame, and the core's time for it (seconds). */
   async detectFaces({ pixels, width, height }) {
@@ -214,7 +264,9 @@ self.onmessage = ({ data: { id, method, args } }) => {
       await ready;
       const handler = methods[method];
       if (!handler) throw new Error(`the core has no method "${method}"`);
-      self.postMessage({ id, result: await handler(args) });
+      const result = await handler(args);
+      // Pictures move to the page rather than being copied.
+      self.postMessage({ id, result }, result?.picture ? [result.picture] : []);
     } catch (error) {
       self.postMessage({ id, error: error?.message ?? String(error) });
     }
