@@ -76,9 +76,9 @@ function startVoice(core) {
 /**
  * The face input as the page knows it: its first picture and the faces
  * found there (`opened`, null until a file is opened), and the one chosen
- * (by a click, else the best) with the clicked point.
+ * (by a click, else the best).
  */
-const face = { opened: null, chosen: 0, point: null };
+const face = { opened: null, chosen: 0 };
 
 function drawFaces() {
   const { picture, faces } = face.opened;
@@ -94,6 +94,7 @@ function drawFaces() {
     g.strokeRect(x1, y1, x2 - x1, y2 - y1);
   });
   facePreview.hidden = false;
+  facePreview.dataset.chosen = String(face.chosen);
 }
 
 function describeFace({ name, kind, width, height, faces }) {
@@ -117,7 +118,6 @@ function startFace(core) {
       const opened = await core.call('openFace', { file });
       face.opened = opened;
       face.chosen = 0;
-      face.point = null;
       drawFaces();
       return describeFace(opened);
     },
@@ -132,9 +132,7 @@ function startFace(core) {
       x >= x1 && x < x2 && y >= y1 && y < y2 ? 0 : Math.hypot(x - (x1 + x2) / 2, y - (y1 + y2) / 2);
     const distances = face.opened.faces.map(distance);
     face.chosen = distances.indexOf(Math.min(...distances));
-    face.point = [x, y];
     drawFaces();
-    facePreview.dataset.chosen = String(face.chosen);
   });
 }
 

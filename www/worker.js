@@ -118,6 +118,24 @@ async function forgetModel() {
 }
 
 /**
+ * The input's primary audio or video track, one this browser can decode;
+ * otherwise an error saying what is wrong with the file and what to do.
+ */
+async function decodableTrack(input, kind, { unreadable, formats, missing, convert }) {
+  let track;
+  try {
+    track = await (kind === 'audio' ? input.getPrimaryAudioTrack() : input.getPrimaryVideoTrack());
+  } catch (error) {
+    throw new Error(`${unreadable} (${error.message}); try ${formats}`);
+  }
+  if (!track) throw new Error(missing);
+  if (!(await track.canDecode())) {
+    throw new Error(`this browser cannot decode its ${track.codec ?? 'unknown'} ${kind}; convert it to ${convert} first`);
+  }
+  return track;
+}
+
+/**
  * Decode the sound of an audio or video file and hand it to the core piece by
  * piece (mediabunny demuxes, WebCodecs decodes): an hour of audio never sits
  * in memory decoded.
@@ -126,16 +144,12 @@ async function loadVoice(file) {
   const started = performance.now();
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
-    let track;
-    try {
-      track = await input.getPrimaryAudioTrack();
-    } catch (error) {
-      throw new Error(`not an audio or video file this browser can read (${error.message}); try WAV, MP3, M4A, Ogg or WebM`);
-    }
-    if (!track) throw new Error('it has no sound: choose a recording of the voice, or a video with sound');
-    if (!(await track.canDecode())) {
-      throw new Error(`this browser cannot decode its ${track.codec ?? 'unknown'} audio; convert it to WAV, MP3 or Opus first`);
-    }
+    const track = await decodableTrack(input, 'audio', {
+      unreadable: 'not an audio or video file this browser can read',
+      formats: 'WAV, MP3, M4A, Ogg or WebM',
+      missing: 'it has no sound: choose a recording of the voice, or a video with sound',
+      convert: 'WAV, MP3 or Opus',
+    });
     let format = null;
     for await (const sample of new AudioSampleSink(track).samples()) {
       try {
@@ -180,16 +194,12 @@ async function firstPicture(file) {
   }
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
-    let track;
-    try {
-      track = await input.getPrimaryVideoTrack();
-    } catch (error) {
-      throw new Error(`not a video or photo this browser can read (${error.message}); try MP4, WebM, MOV, JPEG or PNG`);
-    }
-    if (!track) throw new Error('it has no picture: choose a video or a photo of the face');
-    if (!(await track.canDecode())) {
-      throw new Error(`this browser cannot decode its ${track.codec ?? 'unknown'} video; convert it to H.264 MP4 or VP9 WebM first`);
-    }
+    const track = await decodableTrack(input, 'video', {
+      unreadable: 'not a video or photo this browser can read',
+      formats: 'MP4, WebM, MOV, JPEG or PNG',
+      missing: 'it has no picture: choose a video or a photo of the face',
+      convert: 'H.264 MP4 or VP9 WebM',
+    });
     for await (const { canvas } of new CanvasSink(track, { poolSize: 1 }).canvases()) {
       return { canvas, kind: 'video' };
     }
@@ -206,7 +216,8 @@ async function openFace(file) {
   const pixels = new Uint8Array(canvas.getContext('2d').getImageData(0, 0, width, height).data.buffer);
   await ensureDetector();
   const faces = core.detectFaces(pixels, width, height);
-  const picture = await createImageBitmap(canvas);
+  // The canvas is not needed after this: hand its picture over uncopied.
+  const picture = canvas.transferToImageBitmap();
   return { name: file.name, kind, width, height, faces, picture };
 }
 

@@ -113,7 +113,10 @@ impl Framing {
             Sighting::Absent => None,
         };
         if self.options.still {
-            let placement = face.map(|face| Placement::of(&face, crop::crop_box(crop::face_box(&face), self.options.pads, self.width, self.height)));
+            let placement = face.map(|face| {
+                let crop = self.crop_of(&face);
+                Placement { crop, mouth: Some(relative(face.keypoints[3], crop)) }
+            });
             self.with_face += usize::from(placement.is_some());
             self.still = Some(placement.clone());
             return vec![placement];
@@ -125,7 +128,7 @@ impl Framing {
         };
         self.with_face += 1;
         self.mouths.push_back(face.keypoints[3]);
-        let settled = self.smoother.push(crop::crop_box(crop::face_box(&face), self.options.pads, self.width, self.height));
+        let settled = self.smoother.push(self.crop_of(&face));
         self.place(settled)
     }
 
@@ -136,6 +139,10 @@ impl Framing {
             return Err(NO_FACE.into());
         }
         Ok(out)
+    }
+
+    fn crop_of(&self, face: &Face) -> [i32; 4] {
+        crop::crop_box(crop::face_box(face), self.options.pads, self.width, self.height)
     }
 
     fn flush(&mut self) -> Vec<Option<Placement>> {
@@ -151,12 +158,6 @@ impl Framing {
                 Some(Placement { crop, mouth: Some(relative(mouth, crop)) })
             })
             .collect()
-    }
-}
-
-impl Placement {
-    fn of(face: &Face, crop: [i32; 4]) -> Self {
-        Self { crop, mouth: Some(relative(face.keypoints[3], crop)) }
     }
 }
 

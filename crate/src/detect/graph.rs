@@ -182,57 +182,10 @@ impl Network {
         }
         let mut slots: Vec<Option<Image>> = vec![None; self.slots];
         slots[self.input] = Some(image);
-        let missing = || TfliteError("a value is read before it is computed".into());
         for (node, frees) in self.nodes.iter().zip(&self.last_uses) {
-            if let Step::Add { relu } = node.step {
-                // Into the storage of an input nobody reads after (sums commute).
-                let (mut a, mut b) = (node.inputs[0], node.inputs[1]);
-                if !frees.contains(&a) {
-                    std::mem::swap(&mut a, &mut b);
-                }
-                let x = if frees.contains(&a) && a != b { slots[a].take() } else { slots[a].clone() }.ok_or_else(missing)?;
-                let y = slots[b].as_ref().ok_or_else(missing)?;
-                if (x.h, x.w, x.c) != (y.h, y.w, y.c) {
-                    return err("ADD of values of different shapes");
-                }
-                slots[node.output] = Some(kernels::add(x, y, relu));
-                for &t in frees {
-                    slots[t] = None;
-                }
-                continue;
-            }
-            let take = |i: usize| slots[node.inputs[i]].as_ref().ok_or_else(missing);
-            let first = take(0)?;
-            let fill = if matches!(node.step, Step::MaxPool { .. }) { f32::NEG_INFINITY } else { 0.0 };
-            let mut padded = node.pad.iter().any(|&(a, b)| a + b > 0).then(|| first.padded(node.pad, fill));
-            let x = padded.as_ref().unwrap_or(first);
-            let out = match &node.step {
-                Step::Conv(k) => {
-                    if x.c != k.input_channels() {
-                        return err("a convolution got the wrong number of channels");
-                    }
-                    kernels::conv(x, k)
-                }
-                Step::Depthwise(k) => {
-                    if x.c * k.kh * k.kw != k.weights.len() {
-                        return err("a depthwise convolution got the wrong number of channels");
-                    }
-                    kernels::depthwise(x, k)
-                }
-                Step::MaxPool { kernel, stride } => kernels::max_pool(x, *kernel, *stride),
-                Step::Add { .. } => unreachable!("handled above"),
-                Step::Relu => Image::new(x.h, x.w, x.c, x.data.iter().map(|v| v.max(0.0)).collect()),
-                Step::Pad => padded.take().unwrap_or_else(|| first.clone()),
-                Step::Reshape { rows, values } => {
-                    if rows * values != x.data.len() {
-                        return err("RESHAPE to a different number of values");
-                    }
-                    Image::new(1, *rows, *values, x.data.clone())
-                }
-                Step::Concat(axis) => {
-                    let parts: Vec<&Image> = (0..node.inputs.len()).map(take).collect::<Result<_, _>>()?;
-                    concat(&parts, *axis)?
-                }
+            let out = match node.step {
+                Step::Add { relu } => add_in_place(&mut slots, node, frees, relu)?,
+                _ => apply(&slots, node)?,
             };
             slots[node.output] = Some(out);
             for &t in frees {
@@ -241,6 +194,62 @@ impl Network {
         }
         self.outputs.iter().map(|&o| slots[o].take().ok_or_else(|| TfliteError("an output of the graph was never computed".into()))).collect()
     }
+}
+
+fn missing() -> TfliteError {
+    TfliteError("a value is read before it is computed".into())
+}
+
+/// ADD into the storage of an input nobody reads after this node (sums
+/// commute), else into a copy.
+fn add_in_place(slots: &mut [Option<Image>], node: &Node, frees: &[usize], relu: bool) -> Result<Image, TfliteError> {
+    let (mut a, mut b) = (node.inputs[0], node.inputs[1]);
+    if !frees.contains(&a) {
+        std::mem::swap(&mut a, &mut b);
+    }
+    let x = if frees.contains(&a) && a != b { slots[a].take() } else { slots[a].clone() }.ok_or_else(missing)?;
+    let y = slots[b].as_ref().ok_or_else(missing)?;
+    if (x.h, x.w, x.c) != (y.h, y.w, y.c) {
+        return err("ADD of values of different shapes");
+    }
+    Ok(kernels::add(x, y, relu))
+}
+
+/// Every step but ADD: reads its inputs, pads the first as the node says.
+fn apply(slots: &[Option<Image>], node: &Node) -> Result<Image, TfliteError> {
+    let take = |i: usize| slots[node.inputs[i]].as_ref().ok_or_else(missing);
+    let first = take(0)?;
+    let fill = if matches!(node.step, Step::MaxPool { .. }) { f32::NEG_INFINITY } else { 0.0 };
+    let mut padded = node.pad.iter().any(|&(a, b)| a + b > 0).then(|| first.padded(node.pad, fill));
+    let x = padded.as_ref().unwrap_or(first);
+    Ok(match &node.step {
+        Step::Conv(k) => {
+            if x.c != k.input_channels() {
+                return err("a convolution got the wrong number of channels");
+            }
+            kernels::conv(x, k)
+        }
+        Step::Depthwise(k) => {
+            if x.c * k.kh * k.kw != k.weights.len() {
+                return err("a depthwise convolution got the wrong number of channels");
+            }
+            kernels::depthwise(x, k)
+        }
+        Step::MaxPool { kernel, stride } => kernels::max_pool(x, *kernel, *stride),
+        Step::Add { .. } => unreachable!("ADD runs in add_in_place"),
+        Step::Relu => Image::new(x.h, x.w, x.c, x.data.iter().map(|v| v.max(0.0)).collect()),
+        Step::Pad => padded.take().unwrap_or_else(|| first.clone()),
+        Step::Reshape { rows, values } => {
+            if rows * values != x.data.len() {
+                return err("RESHAPE to a different number of values");
+            }
+            Image::new(1, *rows, *values, x.data.clone())
+        }
+        Step::Concat(axis) => {
+            let parts: Vec<&Image> = (0..node.inputs.len()).map(take).collect::<Result<_, _>>()?;
+            concat(&parts, *axis)?
+        }
+    })
 }
 
 /// ADD then RELU (BlazeFace's residual joins) in one pass: the RELU goes
@@ -271,17 +280,16 @@ fn concat(parts: &[&Image], axis: usize) -> Result<Image, TfliteError> {
     let first = parts[0];
     let mut out = (*first).clone();
     for part in &parts[1..] {
-        let same = |a: usize, b: usize| a == b;
         match axis {
-            0 if same(part.w, first.w) && same(part.c, first.c) => {
+            0 if part.w == first.w && part.c == first.c => {
                 out.h += part.h;
                 out.data.extend_from_slice(&part.data);
             }
-            1 if out.h == 1 && part.h == 1 && same(part.c, first.c) => {
+            1 if out.h == 1 && part.h == 1 && part.c == first.c => {
                 out.w += part.w;
                 out.data.extend_from_slice(&part.data);
             }
-            2 if same(part.h, first.h) && same(part.w, first.w) => {
+            2 if part.h == first.h && part.w == first.w => {
                 let c = out.c + part.c;
                 let mut data = Vec::with_capacity(out.h * out.w * c);
                 for (a, b) in out.data.chunks_exact(out.c).zip(part.data.chunks_exact(part.c)) {

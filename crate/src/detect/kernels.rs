@@ -4,9 +4,9 @@
 //! operators, so a general tensor library spends more time per operator
 //! than computing (40 ms per frame in wasm). Here every convolution works
 //! on a zero-bordered copy of its input (no bounds tests inside the loops)
-//! and accumulates 4 pixels × 8 output channels at a time, which LLVM turns
-//! into SIMD (two f32x4 per row of 8 in wasm, with `simd128` enabled on
-//! these functions only).
+//! and accumulates 4 pixels × 8 output channels at a time in SIMD
+//! registers ([`F32x4`]; in wasm, `simd128` is enabled on these functions
+//! only).
 //!
 //! Weights are laid out `[kh][kw][cin][cout rounded up to 8]` (zeros past
 //! `cout`), so the innermost loop always reads 8 contiguous values.
@@ -98,9 +98,7 @@ impl Conv {
         }
         Self { kh, kw, cin, cout, stride, weights, bias, relu, gather: None }
     }
-}
 
-impl Conv {
     /// The channel count of the image the convolution is given.
     pub fn input_channels(&self) -> usize {
         match self.gather {
@@ -187,8 +185,9 @@ fn conv_tiles(x: &Image, k: &Conv, oh: usize, ow: usize, out: &mut [f32]) {
                 let n = LANES.min(k.cout - n0.min(k.cout));
                 for (p, [lo, hi]) in acc.into_iter().enumerate().take(pixels) {
                     let (lo, hi) = if k.relu { (lo.relu(), hi.relu()) } else { (lo, hi) };
-                    let (lo, hi) = (lo.to_array(), hi.to_array());
-                    let values: [f32; LANES] = std::array::from_fn(|j| if j < 4 { lo[j] } else { hi[j - 4] });
+                    let mut values = [0.0; LANES];
+                    lo.store(&mut values);
+                    hi.store(&mut values[4..]);
                     let at = (oy * ow + ox + p) * k.cout + n0;
                     out[at..at + n].copy_from_slice(&values[..n]);
                 }

@@ -49,12 +49,17 @@ impl F32x4 {
     /// wasm SIMD or SSE).
     #[inline(always)]
     pub fn mul_add(self, a: Self, b: Self) -> Self {
+        self.add(a.mul(b))
+    }
+
+    #[inline(always)]
+    pub fn mul(self, b: Self) -> Self {
         #[cfg(target_arch = "wasm32")]
-        return Self(arch::f32x4_add(self.0, arch::f32x4_mul(a.0, b.0)));
+        return Self(arch::f32x4_mul(self.0, b.0));
         #[cfg(target_arch = "x86_64")]
-        return Self(unsafe { arch::_mm_add_ps(self.0, arch::_mm_mul_ps(a.0, b.0)) });
+        return Self(unsafe { arch::_mm_mul_ps(self.0, b.0) });
         #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
-        Self(std::array::from_fn(|i| self.0[i] + a.0[i] * b.0[i]))
+        Self(std::array::from_fn(|i| self.0[i] * b.0[i]))
     }
 
     #[inline(always)]
@@ -80,12 +85,7 @@ impl F32x4 {
 
     #[inline(always)]
     pub fn relu(self) -> Self {
-        #[cfg(target_arch = "wasm32")]
-        return Self(arch::f32x4_pmax(arch::f32x4_splat(0.0), self.0));
-        #[cfg(target_arch = "x86_64")]
-        return Self(unsafe { arch::_mm_max_ps(self.0, arch::_mm_setzero_ps()) });
-        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
-        Self(self.0.map(|v| v.max(0.0)))
+        Self::splat(0.0).max(self)
     }
 
     /// Into the first four values of `out`.
@@ -95,7 +95,7 @@ impl F32x4 {
     }
 
     #[inline(always)]
-    pub fn to_array(self) -> [f32; 4] {
+    fn to_array(self) -> [f32; 4] {
         let mut out = [0.0; 4];
         // SAFETY (both): writes the 16 bytes of `out`.
         #[cfg(target_arch = "wasm32")]
