@@ -35,7 +35,7 @@ test-native:
 	cargo test --locked -p wav2lip
 
 # Needs `make wasm` first (`make test` does it).
-test-e2e: $(WAV2LIP_FIXTURES)/formula7.pth
+test-e2e: $(WAV2LIP_FIXTURES)/formula7.pth $(WAV2LIP_FIXTURES)/syncnet.pth $(WAV2LIP_FIXTURES)/talking.mp4
 	node --test --test-concurrency=1 tests/e2e/
 
 # The oracle's formula weights (seed 7) as a checkpoint in the released
@@ -43,6 +43,15 @@ test-e2e: $(WAV2LIP_FIXTURES)/formula7.pth
 $(WAV2LIP_FIXTURES)/formula7.pth:
 	mkdir -p $(WAV2LIP_FIXTURES)
 	cargo run --locked -q -p wav2lip -- formula-checkpoint -o $@
+
+# A checkpoint of the wrong model (the SyncNet expert's layout), to be refused.
+$(WAV2LIP_FIXTURES)/syncnet.pth:
+	mkdir -p $(WAV2LIP_FIXTURES)
+	cargo run --locked -q -p wav2lip -- formula-checkpoint --syncnet -o $@
+
+# The clips the app is run on (and the broken ones it must refuse plainly).
+$(WAV2LIP_FIXTURES)/talking.mp4: scripts/test-clips.sh tests/fixtures/astronaut.png
+	bash scripts/test-clips.sh $(WAV2LIP_FIXTURES)
 
 # Speed and load-time figures, generator and audio: natively (CPU), then in Chromium.
 bench: native wasm js $(WAV2LIP_FIXTURES)/formula7-released-size.pth

@@ -10,7 +10,8 @@ sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
 installed=()
 
 # --- Debian packages -------------------------------------------------------
-need=(chromium nodejs npm)
+# ffmpeg and espeak-ng make the test clips (scripts/test-clips.sh).
+need=(chromium nodejs npm ffmpeg espeak-ng)
 # Without a rustup wasm32 target, Debian's rustc-web builds std for wasm32 (TOOLCHAIN.md).
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   need+=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)

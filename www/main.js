@@ -1,4 +1,5 @@
-// The page: starts the core, shows what it runs on, and gets it a model.
+// The page: starts the core, shows what it runs on, takes a model, a face
+// and a voice, and runs the lip-sync job with progress, cancel and the result.
 import { Core } from './bridge.js';
 
 const status = document.querySelector('#backend');
@@ -9,6 +10,16 @@ const voiceStatus = document.querySelector('#voice-status');
 const faceFile = document.querySelector('#face-file');
 const faceStatus = document.querySelector('#face-status');
 const facePreview = document.querySelector('#face-preview');
+const runButton = document.querySelector('#run');
+const cancelButton = document.querySelector('#cancel');
+const runProgress = document.querySelector('#run-progress');
+const runStatus = document.querySelector('#run-status');
+const result = document.querySelector('#result');
+const resultVideo = document.querySelector('#result-video');
+const download = document.querySelector('#download');
+
+/** What a job needs, as far as the page knows: set when each loads. */
+const inputs = { model: false, face: null, voice: null, running: false };
 
 /** Set a status line's text and state (none, loading, ready, error). */
 function show(element, state, text) {
@@ -37,6 +48,7 @@ function onFileChosen(input, say, { loading, load }) {
       say('error', `${file.name}: ${error.message}`);
     } finally {
       input.disabled = false;
+      updateRun();
     }
   });
 }
@@ -49,14 +61,22 @@ function describeModel({ name, seconds, cached }, origin) {
 async function startModel(core) {
   try {
     const cached = await core.call('loadCachedModel');
-    if (cached) showModel('ready', describeModel(cached, 'from an earlier visit'));
+    if (cached) {
+      inputs.model = true;
+      showModel('ready', describeModel(cached, 'from an earlier visit'));
+    }
     else showModel('none', 'No model yet: choose wav2lip.pth or wav2lip_gan.pth.');
   } catch (error) {
     showModel('none', `The model kept from an earlier visit could not be loaded (${error.message}); choose the checkpoint again.`);
   }
   onFileChosen(modelFile, showModel, {
     loading: (file) => `Reading ${file.name} (${(file.size / 1e6).toFixed(0)} MB)…`,
-    load: async (file) => describeModel(await core.call('loadCheckpoint', { file }), 'loaded'),
+    load: async (file) => {
+      // A refused file leaves the model loaded before (if any) in place.
+      const report = await core.call('loadCheckpoint', { file });
+      inputs.model = true;
+      return describeModel(report, 'loaded');
+    },
   });
 }
 
@@ -69,7 +89,12 @@ function describeVoice({ name, duration, sampleRate, channels, warning }) {
 function startVoice(core) {
   onFileChosen(voiceFile, showVoice, {
     loading: (file) => `Listening to ${file.name}…`,
-    load: async (file) => describeVoice(await core.call('loadVoice', { file })),
+    load: async (file) => {
+      inputs.voice = null;
+      const report = await core.call('loadVoice', { file });
+      inputs.voice = file;
+      return describeVoice(report);
+    },
   });
 }
 
@@ -114,11 +139,14 @@ function startFace(core) {
     load: async (file) => {
       face.opened?.picture.close();
       face.opened = null;
+      inputs.face = null;
       facePreview.hidden = true;
       const opened = await core.call('openFace', { file });
       face.opened = opened;
       face.chosen = 0;
       drawFaces();
+      // A video may show a face later on; a photo without one cannot work.
+      if (opened.kind === 'video' || opened.faces.length > 0) inputs.face = file;
       return describeFace(opened);
     },
   });
@@ -134,6 +162,88 @@ function startFace(core) {
     face.chosen = distances.indexOf(Math.min(...distances));
     drawFaces();
   });
+}
+
+function updateRun() {
+  const missing = [!inputs.model && 'a model', !inputs.face && 'a face', !inputs.voice && 'a voice'].filter(Boolean);
+  runButton.disabled = inputs.running || missing.length > 0;
+  if (!inputs.running && runStatus.dataset.state === 'none') {
+    show(runStatus, 'none', missing.length ? `Still needed: ${missing.join(', ')}.` : 'Ready.');
+  }
+}
+
+const number = (id) => Number(document.querySelector(id).value) || 0;
+
+/** The framing options as the core takes them (`framing::Options`). */
+function readOptions() {
+  const resizeFactor = Number(document.querySelector('#resize').value);
+  const options = {
+    pads: { top: number('#pad-top'), bottom: number('#pad-bottom'), left: number('#pad-left'), right: number('#pad-right') },
+    smoothing: document.querySelector('#smoothing').checked ? 5 : 1,
+    resizeFactor,
+  };
+  // The face clicked in the first picture, in the (shrunk) frame's pixels.
+  const chosen = face.opened?.faces[face.chosen];
+  if (chosen) {
+    const [x1, y1, x2, y2] = chosen.crop;
+    options.point = [(x1 + x2) / 2 / resizeFactor, (y1 + y2) / 2 / resizeFactor];
+  }
+  return options;
+}
+
+function duration(seconds) {
+  if (!Number.isFinite(seconds)) return '…';
+  if (seconds < 90) return `${Math.ceil(seconds)} s`;
+  return `${Math.round(seconds / 60)} min`;
+}
+
+let resultUrl = null;
+
+async function runJob(core) {
+  inputs.running = true;
+  updateRun();
+  result.hidden = true;
+  cancelButton.hidden = false;
+  cancelButton.disabled = false;
+  runProgress.hidden = false;
+  runProgress.value = 0;
+  show(runStatus, 'loading', 'Starting…');
+  const onProgress = ({ done, total, seconds }) => {
+    runProgress.value = done / total;
+    const fps = done / seconds;
+    show(runStatus, 'loading', `${done} / ${total} frames · ${fps.toFixed(1)} fps · about ${duration((total - done) / fps)} left`);
+  };
+  try {
+    const args = { face: inputs.face, voice: inputs.voice, options: readOptions(), label: document.querySelector('#label').checked };
+    const made = await core.call('lipSync', args, [], onProgress);
+    if (resultUrl) URL.revokeObjectURL(resultUrl);
+    resultUrl = URL.createObjectURL(made.file);
+    resultVideo.src = resultUrl;
+    download.href = resultUrl;
+    download.download = made.name;
+    download.textContent = `Download ${made.name} (${(made.file.size / 1e6).toFixed(1)} MB)`;
+    result.hidden = false;
+    runProgress.value = 1;
+    show(runStatus, 'ready', `Done: ${made.frames} frames, ${made.width}×${made.height} at ${made.fps.toFixed(2)} fps, ${made.videoCodec} + ${made.audioCodec}, in ${duration(made.seconds)}.`);
+  } catch (error) {
+    runProgress.hidden = true;
+    if (error.cancelled) show(runStatus, 'none', 'Cancelled. Your files and settings are as they were; press the button to start again.');
+    else show(runStatus, 'error', `Lip sync failed: ${error.message}`);
+  } finally {
+    inputs.running = false;
+    cancelButton.hidden = true;
+    updateRun();
+  }
+}
+
+function startRun(core) {
+  runButton.addEventListener('click', () => runJob(core));
+  cancelButton.addEventListener('click', () => {
+    cancelButton.disabled = true;
+    show(runStatus, 'loading', 'Cancelling…');
+    core.cancel();
+  });
+  updateRun();
 }
 
 function describe({ backend, reason, adapter, softwareAdapter }) {
@@ -164,7 +274,9 @@ async function main() {
   window.wav2lip = core; // for the console and the end-to-end tests
   startFace(core);
   startVoice(core);
+  startRun(core);
   await startModel(core);
+  updateRun();
 }
 
 main();

@@ -2,6 +2,8 @@
 // handled one at a time: the core owns one device and one job.
 import init, * as core from './pkg/wav2lip.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, CanvasSink, Input } from './lib/mediabunny.js';
+import { Cancelled, lipSync } from './lipsync.js';
+import { decodableTrack, isImage } from './media.js';
 
 const ready = init();
 
@@ -118,24 +120,6 @@ async function forgetModel() {
 }
 
 /**
- * The input's primary audio or video track, one this browser can decode;
- * otherwise an error saying what is wrong with the file and what to do.
- */
-async function decodableTrack(input, kind, { unreadable, formats, missing, convert }) {
-  let track;
-  try {
-    track = await (kind === 'audio' ? input.getPrimaryAudioTrack() : input.getPrimaryVideoTrack());
-  } catch (error) {
-    throw new Error(`${unreadable} (${error.message}); try ${formats}`);
-  }
-  if (!track) throw new Error(missing);
-  if (!(await track.canDecode())) {
-    throw new Error(`this browser cannot decode its ${track.codec ?? 'unknown'} ${kind}; convert it to ${convert} first`);
-  }
-  return track;
-}
-
-/**
  * Decode the sound of an audio or video file and hand it to the core piece by
  * piece (mediabunny demuxes, WebCodecs decodes): an hour of audio never sits
  * in memory decoded.
@@ -176,11 +160,9 @@ async function loadVoice(file) {
   }
 }
 
-const IMAGE = /\.(jpe?g|png|webp|gif|bmp|avif)$/i;
-
 /** The first picture of a photo or a video (rotation applied), on a canvas. */
 async function firstPicture(file) {
-  if (file.type.startsWith('image/') || IMAGE.test(file.name)) {
+  if (isImage(file)) {
     let bitmap;
     try {
       bitmap = await createImageBitmap(file);
@@ -236,9 +218,19 @@ function ensureDetector() {
   return detector;
 }
 
+// The generator's batch: the GPU gains from larger ones, the CPU does not.
+const BATCH = { webgpu: 16, cpu: 4 };
+let backend = 'cpu';
+
+// Set by a 'cancel' message, which is handled at once (not queued behind
+// the job it cancels).
+let cancelRequested = false;
+
 const methods = {
-  async start({ backend = 'auto' }) {
-    return core.initBackend(await adapterInfo(), backend);
+  async start({ backend: preference = 'auto' }) {
+    const report = await core.initBackend(await adapterInfo(), preference);
+    backend = report.backend;
+    return report;
   },
   async checkConvolution({ backend = 'active' }) {
     return core.checkConvolution(backend);
@@ -249,13 +241,22 @@ const methods = {
   loadVoice: ({ file }) => loadVoice(file),
   /** A photo or video's first picture (an ImageBitmap) and its faces. */
   openFace: ({ file }) => openFace(file),
-  /** Faces in an RGBA frame: [{score, box, keypoints, crop}], best first. */
-  /** Faces in one RGBA frame, and the core's time for it (seconds). */
+  /** Faces in one RGBA frame ([{score, box, keypoints, crop}], best first), and the core's time for it (seconds). */
   async detectFaces({ pixels, width, height }) {
     await ensureDetector();
     const started = performance.now();
     const faces = core.detectFaces(pixels, width, height);
     return { faces, seconds: (performance.now() - started) / 1000 };
+  },
+  /**
+   * The whole job: `face` and `voice` files (the voice already loaded by
+   * loadVoice), framing `options`, the visible `label` on or off. Resolves
+   * to the finished file; progress arrives as {done, total, seconds}.
+   */
+  async lipSync({ face, voice, options, label }, progress) {
+    await ensureDetector();
+    cancelRequested = false;
+    return lipSync({ face, voice, options, label, batch: BATCH[backend] }, progress, () => cancelRequested);
   },
   /** The current voice's mel spectrogram, [80, T] row-major. */
   voiceMel: () => core.voiceMel(),
@@ -270,16 +271,21 @@ const methods = {
 let queue = Promise.resolve();
 
 self.onmessage = ({ data: { id, method, args } }) => {
+  if (method === 'cancel') {
+    cancelRequested = true;
+    self.postMessage({ id, result: null });
+    return;
+  }
   queue = queue.then(async () => {
     try {
       await ready;
       const handler = methods[method];
       if (!handler) throw new Error(`the core has no method "${method}"`);
-      const result = await handler(args);
+      const result = await handler(args, (progress) => self.postMessage({ id, progress }));
       // Pictures move to the page rather than being copied.
       self.postMessage({ id, result }, result?.picture ? [result.picture] : []);
     } catch (error) {
-      self.postMessage({ id, error: error?.message ?? String(error) });
+      self.postMessage({ id, error: error?.message ?? String(error), cancelled: error instanceof Cancelled });
     }
   });
 };

@@ -237,27 +237,11 @@ mod tests {
     /// imperfect output pasted back both ways.
     #[test]
     fn no_seam_on_a_clip_through_the_pipeline() {
-        use crate::detect::{Detector, Rgba};
+        use crate::detect::Rgba;
         use crate::framing::{Framing, Options};
-        let (photo, pw, ph) = crate::testdata::astronaut();
-        let detector = Detector::new(&crate::testdata::detector_model()).unwrap();
+        let detector = crate::testdata::detector();
         let (width, height) = (640, 360);
-        let frames: Vec<Vec<u8>> = (0..12)
-            .map(|t| {
-                let (scale, ox, oy) = (1.0 + 0.025 * t as f32, 90.0 + 6.0 * t as f32, -20.0 - 4.0 * t as f32);
-                let mut frame = vec![120u8; width * height * 4];
-                for y in 0..height {
-                    for x in 0..width {
-                        let (sx, sy) = (((x as f32 - ox) / scale) as isize, ((y as f32 - oy) / scale) as isize);
-                        if (0..pw as isize).contains(&sx) && (0..ph as isize).contains(&sy) {
-                            let from = (sy as usize * pw + sx as usize) * 4;
-                            frame[(y * width + x) * 4..][..4].copy_from_slice(&photo[from..from + 4]);
-                        }
-                    }
-                }
-                frame
-            })
-            .collect();
+        let frames = crate::testdata::pan_zoom_clip(12, width, height);
         let mut framing = Framing::new(Options::default(), width, height).unwrap();
         let mut placements = Vec::new();
         for frame in &frames {

@@ -6,7 +6,8 @@
 //! following one face ([`track`]), the Wav2Lip crop ([`crop`]) and where it
 //! lies in each frame of a video with the original's options ([`framing`]), checkpoint
 //! loading ([`checkpoint`]), the generator ([`generate`]), the blend back
-//! into the frame ([`blend`]), and the compute backend's choice
+//! into the frame ([`blend`]), the disclosure [`label`], all of it on a
+//! stream of frames in a [`job`], and the compute backend's choice
 //! ([`backend`]) and proof ([`selftest`]).
 //!
 //! [`web`] is the only module that knows about the browser; the `wav2lip`
@@ -21,6 +22,8 @@ pub mod detect;
 pub mod formula;
 pub mod framing;
 pub mod generate;
+pub mod job;
+pub mod label;
 pub mod npy;
 pub mod selftest;
 pub mod track;

@@ -41,11 +41,12 @@ commands:
   bench audio [--seconds 60] [--runs 5]
                                  time the mel spectrogram of that much audio at 16, 44.1
                                  and 48 kHz, streamed in 100 ms pieces; peak memory
-  formula-checkpoint [--seed N] [--released-size] -o FILE.pth
+  formula-checkpoint [--seed N] [--released-size | --syncnet] -o FILE.pth
                                  write the oracle's formula weights (default seed 7) as a
                                  checkpoint in the released layout, for tests; with
                                  --released-size, padded with optimizer state to the
-                                 436 MB of the authors' files
+                                 436 MB of the authors' files; with --syncnet, the first
+                                 layers of the SyncNet expert instead (a wrong file)
   selftest [--device cpu|wgpu]   run a 2-D convolution on a backend and compare it
                                  with a direct CPU computation (default: cpu)
 ";
@@ -452,14 +453,27 @@ fn peak_memory_mb() -> Option<f64> {
 }
 
 fn formula_checkpoint_command(args: &[String]) -> Result<(), String> {
-    let (released_size, args) = switches(args, &["--released-size"]);
+    let (switched, args) = switches(args, &["--released-size", "--syncnet"]);
+    let released_size = switched.iter().any(|s| s == "--released-size");
     let flags = flags(&args, &["--seed", "-o"])?;
     let seed = flags.get("--seed").map_or(Ok(7), |s| s.parse().map_err(|_| format!("--seed takes a number, not {s:?}")))?;
-    let weights: Vec<_> = formula::generator(seed).collect();
+    let weights: Vec<_> = if switched.iter().any(|s| s == "--syncnet") {
+        // lipsync_expert.pth's first face and audio layers: enough to be taken for it.
+        [("face_encoder.0.conv_block.0.weight", vec![32, 15, 7, 7]), ("audio_encoder.0.conv_block.0.weight", vec![32, 1, 3, 3])]
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, shape))| {
+                let values = formula::entry(seed, i, name, &shape);
+                (name, shape, values)
+            })
+            .collect()
+    } else {
+        formula::generator(seed).collect()
+    };
     let entries: Vec<Entry> = weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
     let output = required(&flags, "-o")?;
     // The released files hold Adam's two moments beside the 36.3 M parameters.
-    let optimizer = if released_size.is_empty() { 0 } else { 2 * entries.iter().map(|e| e.values.len()).sum::<usize>() };
+    let optimizer = if !released_size { 0 } else { 2 * entries.iter().map(|e| e.values.len()).sum::<usize>() };
     std::fs::write(output, legacy_checkpoint(&entries, optimizer)).map_err(|e| format!("{output}: {e}"))?;
     println!("wrote {output}: formula weights, seed {seed}, legacy format");
     Ok(())

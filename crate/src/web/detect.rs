@@ -23,12 +23,15 @@ pub fn load_detector(tflite: &[u8]) -> Result<(), JsError> {
     Ok(())
 }
 
+/// The loaded detector, if any.
+pub(super) fn current() -> Option<Rc<Detector>> {
+    DETECTOR.with(|slot| slot.borrow().clone())
+}
+
 /// Faces in one RGBA frame, best first.
 #[wasm_bindgen(js_name = detectFaces)]
 pub fn detect_faces(pixels: Vec<u8>, width: usize, height: usize) -> Result<JsValue, JsError> {
-    let detector = DETECTOR
-        .with(|slot| slot.borrow().clone())
-        .ok_or_else(|| JsError::new("the face detector is not loaded: call loadDetector first"))?;
+    let detector = current().ok_or_else(|| JsError::new("the face detector is not loaded: call loadDetector first"))?;
     let faces = detector.detect(&[Rgba { pixels: &pixels, width, height }]).map_err(|e| JsError::new(&e))?.remove(0);
     // The original's default pads until the page offers its own.
     let framed: Vec<_> = faces.into_iter().map(|face| crop::frame(face, Pads::default(), width, height)).collect();

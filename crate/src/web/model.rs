@@ -101,12 +101,16 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
     })
 }
 
+/// The loaded generator, or what to do without one.
+pub(super) fn current() -> Result<Rc<Generator>, JsError> {
+    MODEL
+        .with(|slot| slot.borrow().clone())
+        .ok_or_else(|| JsError::new("no model loaded: choose wav2lip.pth or wav2lip_gan.pth first"))
+}
+
 /// One batch through the generator: mel `[B,1,80,16]` and face `[B,6,96,96]`
 /// (WAV2LIP.md's conventions) in, `[B,3,96,96]` in [0, 1] out.
 #[wasm_bindgen]
 pub async fn generate(mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<Vec<f32>, JsError> {
-    let generator = MODEL
-        .with(|slot| slot.borrow().clone())
-        .ok_or_else(|| JsError::new("no model loaded: choose wav2lip.pth or wav2lip_gan.pth first"))?;
-    generator.run(mel, face, batch).await.map_err(|e| JsError::new(&e))
+    current()?.run(mel, face, batch).await.map_err(|e| JsError::new(&e))
 }

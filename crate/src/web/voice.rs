@@ -57,6 +57,11 @@ pub fn voice_finish() -> Result<JsValue, JsError> {
     to_js(&report)
 }
 
+/// The current voice's spectrogram, if any.
+pub(super) fn current() -> Option<Mel> {
+    MEL.with(|slot| slot.borrow().clone())
+}
+
 /// The current voice's spectrogram, `[80, T]` row-major.
 #[wasm_bindgen(js_name = voiceMel)]
 pub fn voice_mel() -> Result<Vec<f32>, JsError> {

@@ -1,0 +1,326 @@
+//! One lip-sync job, the whole pipeline on a stream of frames: each source
+//! frame in output order → shrunk ([`framing::shrink`]) → faces
+//! ([`detect`]) → where the face is ([`framing`]) → the generator's inputs
+//! ([`crop`]) → a batch through the [`Generator`] → blended back ([`blend`])
+//! → the disclosure [`label`] → out, in order.
+//!
+//! The job holds only the frames still waiting: those whose face box the
+//! smoothing has not settled yet and one batch. Memory does not grow with
+//! the video's length; the caller decodes and encodes around it.
+//!
+//! The sound sets the length: there is one output frame per mel chunk
+//! ([`chunk_starts`]), and the caller feeds source frames in the order
+//! [`Job::sources`] gives (a video shorter than the voice plays forward and
+//! back; a photo is one frame shown throughout).
+
+use std::collections::VecDeque;
+
+use crate::audio::chunks::{CHUNK, FrameClock, chunk_starts, source_frame};
+use crate::audio::mel::Mel;
+use crate::blend::{MaskShape, blend};
+use crate::crop::{FACE, generator_input};
+use crate::detect::{Detector, Rgba};
+use crate::framing::{self, Framing, Options, Placement};
+use crate::generate::{FACE_VALUES, Generator, MEL_VALUES};
+use crate::label::Label;
+
+/// A frame waiting in the job: RGBA pixels at the output size.
+type Frame = Vec<u8>;
+
+pub struct Job {
+    framing: Framing,
+    factor: usize,
+    /// Source frame size, and output frame size (shrunk by `factor`).
+    source: (usize, usize),
+    width: usize,
+    height: usize,
+    mel: Mel,
+    starts: Vec<usize>,
+    batch: usize,
+    label: Option<Label>,
+    /// Frames whose placement the smoothing has not settled yet.
+    unplaced: VecDeque<Frame>,
+    placed: VecDeque<(Frame, Option<Placement>)>,
+    pushed: usize,
+    /// Output index of the first frame in `placed`.
+    next_out: usize,
+    finished: bool,
+}
+
+/// Frames on their way through the generator: `mel` and `face` are its
+/// inputs for the `faces` frames that have a face, in order.
+pub struct Batch {
+    frames: Vec<(Frame, Option<Placement>)>,
+    pub mel: Vec<f32>,
+    pub face: Vec<f32>,
+    pub faces: usize,
+}
+
+impl Job {
+    /// A job for source frames of `width`×`height` shown on `clock`, lips
+    /// following `mel`, `batch` frames per generator run.
+    pub fn new(
+        options: Options,
+        (width, height): (usize, usize),
+        clock: &FrameClock,
+        mel: Mel,
+        batch: usize,
+        label: Option<Label>,
+    ) -> Result<Self, String> {
+        if width == 0 || height == 0 {
+            return Err(format!("the video's frames are {width}×{height} pixels"));
+        }
+        if batch == 0 {
+            return Err("the batch size must be 1 or more".into());
+        }
+        let factor = options.resize_factor.max(1);
+        let (out_w, out_h) = (width / factor, height / factor);
+        if out_w < FACE / 2 || out_h < FACE / 2 {
+            return Err(format!(
+                "frames of {width}×{height} shrunk by {factor} are {out_w}×{out_h} pixels, too small for a face; use a smaller resize factor"
+            ));
+        }
+        let starts = chunk_starts(clock, mel.columns())?;
+        let framing = Framing::new(options, out_w, out_h)?;
+        Ok(Self {
+            framing,
+            factor,
+            source: (width, height),
+            width: out_w,
+            height: out_h,
+            mel,
+            starts,
+            batch,
+            label,
+            unplaced: VecDeque::new(),
+            placed: VecDeque::new(),
+            pushed: 0,
+            next_out: 0,
+            finished: false,
+        })
+    }
+
+    /// How many frames the output has: one per chunk of the voice.
+    pub fn frames(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The output's frame size.
+    pub fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    /// Which source frame each output frame shows, for a video of
+    /// `source_frames` frames.
+    pub fn sources(&self, source_frames: usize) -> Vec<usize> {
+        (0..self.frames()).map(|i| source_frame(i, source_frames)).collect()
+    }
+
+    /// The next source frame (RGBA at the source size); `detector` is
+    /// needed unless the options fixed the box.
+    pub fn push(&mut self, rgba: Vec<u8>, detector: Option<&Detector>) -> Result<(), String> {
+        if self.finished || self.pushed == self.frames() {
+            return Err(format!("the job takes {} frames, one per chunk of the voice; this one is extra", self.frames()));
+        }
+        let (w, h) = self.source;
+        if rgba.len() != w * h * 4 {
+            return Err(format!("a {w}×{h} frame needs {} RGBA bytes, got {}", w * h * 4, rgba.len()));
+        }
+        let frame = if self.factor > 1 { framing::shrink(&rgba, w, h, self.factor).0 } else { rgba };
+        let faces = if self.framing.needs_detection() {
+            let detector = detector.ok_or("the face detector is not loaded")?;
+            let image = Rgba { pixels: &frame, width: self.width, height: self.height };
+            detector.detect(&[image])?.remove(0)
+        } else {
+            Vec::new()
+        };
+        self.pushed += 1;
+        self.unplaced.push_back(frame);
+        let settled = self.framing.push(&faces);
+        self.settle(settled);
+        Ok(())
+    }
+
+    /// Every frame is in: settle the rest, or say why nothing can be done.
+    pub fn finish(&mut self) -> Result<(), String> {
+        if self.pushed != self.frames() {
+            return Err(format!("the job ended after {} of its {} frames", self.pushed, self.frames()));
+        }
+        let settled = self.framing.finish()?;
+        self.settle(settled);
+        self.finished = true;
+        Ok(())
+    }
+
+    fn settle(&mut self, placements: Vec<Option<Placement>>) {
+        for placement in placements {
+            let frame = self.unplaced.pop_front().expect("framing settles only frames it was given");
+            self.placed.push_back((frame, placement));
+        }
+    }
+
+    /// The next batch when one is due: `batch` settled frames, or the last
+    /// few once the job is finished.
+    pub fn next_batch(&mut self) -> Option<Batch> {
+        let take = if self.placed.len() >= self.batch { self.batch } else if self.finished { self.placed.len() } else { 0 };
+        if take == 0 {
+            return None;
+        }
+        let frames: Vec<_> = self.placed.drain(..take).collect();
+        let faces = frames.iter().filter(|(_, p)| p.is_some()).count();
+        let mut mel = vec![0.0; faces * MEL_VALUES];
+        let mut face = vec![0.0; faces * FACE_VALUES];
+        let mut k = 0;
+        for (i, (frame, placement)) in frames.iter().enumerate() {
+            if let Some(placement) = placement {
+                self.mel.window_into(self.starts[self.next_out + i], CHUNK, &mut mel[k * MEL_VALUES..][..MEL_VALUES]);
+                generator_input(frame, self.width, placement.crop, &mut face[k * FACE_VALUES..][..FACE_VALUES])
+                    .expect("framing keeps crops inside the frame");
+                k += 1;
+            }
+        }
+        self.next_out += take;
+        Some(Batch { frames, mel, face, faces })
+    }
+
+    /// The generator's output for a batch (`[faces, 3, 96, 96]`, BGR 0..1)
+    /// → its finished frames, in order.
+    pub fn complete(&self, batch: Batch, generated: &[f32]) -> Result<Vec<Frame>, String> {
+        let values = 3 * FACE * FACE;
+        if generated.len() != batch.faces * values {
+            return Err(format!("the generator returned {} values for {} faces", generated.len(), batch.faces));
+        }
+        let mut outputs = generated.chunks_exact(values);
+        Ok(batch
+            .frames
+            .into_iter()
+            .map(|(mut frame, placement)| {
+                if let Some(Placement { crop, mouth }) = placement {
+                    let out = outputs.next().expect("one output per face");
+                    blend(&mut frame, self.width, crop, out, MaskShape::around(mouth));
+                }
+                if let Some(label) = &self.label {
+                    label.stamp(&mut frame, self.width, self.height);
+                }
+                frame
+            })
+            .collect())
+    }
+
+    /// Run every due batch through `generator`: the finished frames, in order.
+    pub async fn drain(&mut self, generator: &Generator) -> Result<Vec<Frame>, String> {
+        let mut done = Vec::new();
+        while let Some(mut batch) = self.next_batch() {
+            let generated = if batch.faces > 0 {
+                let (mel, face) = (std::mem::take(&mut batch.mel), std::mem::take(&mut batch.face));
+                generator.run(mel, face, batch.faces).await?
+            } else {
+                Vec::new()
+            };
+            done.extend(self.complete(batch, &generated)?);
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::block_on;
+    use crate::testdata::{detector, pan_zoom_clip};
+
+    fn cpu_generator() -> Generator {
+        Generator::from_weights(&crate::formula::weights(7), &burn::tensor::Device::flex()).unwrap()
+    }
+
+    /// A mel whose chunks differ from frame to frame, so mouths differ too.
+    fn mel(columns: usize) -> Mel {
+        Mel { values: (0..columns * 80).map(|i| (i as f32 * 0.37).sin() * 2.0 - 2.0).collect() }
+    }
+
+    #[test]
+    fn a_clip_goes_through_in_order_with_only_the_mouth_changed() {
+        let (width, height) = (640, 360);
+        let clip = pan_zoom_clip(10, width, height);
+        // 48 columns at 3.2 a frame: chunks start at 0, 3, 6, … 32, then
+        // the original's extra last chunk (the final 16 columns).
+        let mut job = Job::new(Options::default(), (width, height), &FrameClock::Constant { fps: 25.0 }, mel(48), 4, None).unwrap();
+        assert_eq!(job.frames(), 12);
+        let sources = job.sources(clip.len());
+        assert_eq!(sources, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8, 7]);
+        let (detector, generator) = (detector(), cpu_generator());
+        let mut out = Vec::new();
+        for &s in &sources {
+            job.push(clip[s].clone(), Some(&detector)).unwrap();
+            out.extend(block_on(job.drain(&generator)).unwrap());
+        }
+        assert!(out.len() < sources.len(), "the smoothing holds a few frames back");
+        job.finish().unwrap();
+        out.extend(block_on(job.drain(&generator)).unwrap());
+        assert_eq!(out.len(), 12);
+        assert!(job.push(clip[0].clone(), Some(&detector)).is_err(), "a 13th frame is refused");
+
+        for (frame, &s) in out.iter().zip(&sources) {
+            let before = &clip[s];
+            let changed = |x0: usize, y0: usize, x1: usize, y1: usize| {
+                let mut n = 0;
+                for y in y0..y1 {
+                    for x in x0..x1 {
+                        let i = (y * width + x) * 4;
+                        n += usize::from((0..3).any(|c| frame[i + c] != before[i + c]));
+                    }
+                }
+                n as f32 / ((x1 - x0) * (y1 - y0)) as f32
+            };
+            // The face sits around x 250–450, y 60–300 in this clip.
+            let faces = detector.detect(&[Rgba { pixels: before, width, height }]).unwrap().remove(0);
+            let [x1, y1, x2, y2] = faces[0].bbox.map(|v| v as usize);
+            let mouth_rows = (y1 + (y2 - y1) * 3 / 4, y2);
+            assert!(changed(x1 + (x2 - x1) / 4, mouth_rows.0, x2 - (x2 - x1) / 4, mouth_rows.1) > 0.5, "the mouth changes");
+            assert_eq!(changed(0, 0, 40, height), 0.0, "far from the face nothing changes");
+            assert_eq!(changed(x1, 0, x2, y1.saturating_sub(5)), 0.0, "above the face nothing changes");
+        }
+    }
+
+    #[test]
+    fn frames_without_a_face_pass_through_and_a_video_without_any_says_so() {
+        let (width, height) = (320, 240);
+        let blank = vec![90u8; width * height * 4];
+        let clock = FrameClock::Constant { fps: 25.0 };
+        let mut job = Job::new(Options::default(), (width, height), &clock, mel(16), 2, None).unwrap();
+        assert_eq!(job.frames(), 2);
+        job.push(blank.clone(), Some(&detector())).unwrap();
+        assert!(job.finish().unwrap_err().contains("after 1 of its 2 frames"));
+        let mut job = Job::new(Options::default(), (width, height), &clock, mel(16), 2, None).unwrap();
+        job.push(blank.clone(), Some(&detector())).unwrap();
+        job.push(blank.clone(), Some(&detector())).unwrap();
+        assert_eq!(job.finish().unwrap_err(), framing::NO_FACE);
+
+        // A face in one frame of three: the other two come out untouched
+        // (with no gap bridged: a short miss would keep the face's box).
+        let (photo, w, h) = crate::testdata::astronaut();
+        let options = Options { max_gap: 0, ..Options::default() };
+        let mut job = Job::new(options, (w, h), &clock, mel(19), 8, None).unwrap();
+        assert_eq!(job.frames(), 3);
+        let grey = vec![90u8; w * h * 4];
+        for frame in [grey.clone(), photo.clone(), grey.clone()] {
+            job.push(frame, Some(&detector())).unwrap();
+        }
+        job.finish().unwrap();
+        let out = block_on(job.drain(&cpu_generator())).unwrap();
+        assert_eq!(out.len(), 3);
+        assert!(out[0] == grey && out[2] == grey);
+        assert!(out[1] != photo);
+    }
+
+    #[test]
+    fn bad_sizes_are_refused_plainly() {
+        let clock = FrameClock::Constant { fps: 25.0 };
+        let err = Job::new(Options { resize_factor: 8, ..Options::default() }, (320, 240), &clock, mel(16), 1, None).err().unwrap();
+        assert!(err.contains("too small for a face"), "{err}");
+        let mut job = Job::new(Options::default(), (320, 240), &clock, mel(16), 1, None).unwrap();
+        let err = job.push(vec![0; 10], Some(&detector())).unwrap_err();
+        assert!(err.contains("RGBA bytes"), "{err}");
+        assert!(Job::new(Options::default(), (320, 240), &clock, mel(10), 1, None).err().unwrap().contains("0.2 s"));
+    }
+}

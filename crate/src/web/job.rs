@@ -1,0 +1,96 @@
+//! A lip-sync job in the browser: the worker decodes the face video, hands
+//! its frames in one by one, and encodes the finished frames that come back
+//! (see `job` for the pipeline in between). One job at a time.
+
+use std::cell::RefCell;
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use super::{detect, model, to_js, voice};
+use crate::audio::chunks::FrameClock;
+use crate::framing::Options;
+use crate::job::Job;
+use crate::label::Label;
+
+thread_local! {
+    static JOB: RefCell<Option<Job>> = const { RefCell::new(None) };
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    #[serde(default)]
+    options: Options,
+    width: usize,
+    height: usize,
+    fps: f64,
+    /// Frames in the face video (1 for a photo).
+    source_frames: usize,
+    batch: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Plan {
+    /// Output frames: one per chunk of the voice.
+    frames: usize,
+    width: usize,
+    height: usize,
+    /// The source frame each output frame shows, in order.
+    sources: Vec<usize>,
+}
+
+/// Start a job for the current voice and model (a job in progress is
+/// dropped). `label` is the RGBA picture stamped on every frame, or empty
+/// for none.
+#[wasm_bindgen(js_name = jobStart)]
+pub fn job_start(spec: JsValue, label: Vec<u8>, label_width: usize, label_height: usize) -> Result<JsValue, JsError> {
+    JOB.with(|slot| slot.borrow_mut().take());
+    let spec: Spec = serde_wasm_bindgen::from_value(spec).map_err(|e| JsError::new(&format!("the job's settings are malformed: {e}")))?;
+    model::current()?;
+    let mel = voice::current().ok_or_else(|| JsError::new("no voice yet: choose the recording the lips should follow"))?;
+    let label = if label.is_empty() { None } else { Some(Label::new(label, label_width, label_height).map_err(|e| JsError::new(&e))?) };
+    let clock = FrameClock::Constant { fps: spec.fps };
+    let job = Job::new(spec.options, (spec.width, spec.height), &clock, mel, spec.batch, label).map_err(|e| JsError::new(&e))?;
+    let (width, height) = job.size();
+    let plan = Plan { frames: job.frames(), width, height, sources: job.sources(spec.source_frames.max(1)) };
+    JOB.with(|slot| *slot.borrow_mut() = Some(job));
+    to_js(&plan)
+}
+
+/// The next source frame (RGBA); resolves to the frames finished so far
+/// (RGBA at the output size, in order), often none.
+#[wasm_bindgen(js_name = jobPush)]
+pub async fn job_push(pixels: Vec<u8>) -> Result<js_sys::Array, JsError> {
+    let detector = detect::current();
+    with_job(false, |job| job.push(pixels, detector.as_deref())).await
+}
+
+/// Every frame is in: resolves to the last finished frames. The job ends.
+#[wasm_bindgen(js_name = jobFinish)]
+pub async fn job_finish() -> Result<js_sys::Array, JsError> {
+    with_job(true, Job::finish).await
+}
+
+/// Drop the job in progress, if any.
+#[wasm_bindgen(js_name = jobCancel)]
+pub fn job_cancel() {
+    JOB.with(|slot| slot.borrow_mut().take());
+}
+
+/// Apply `step` to the job, then run what is due through the generator.
+/// The job is out of its slot meanwhile (no borrow across the await); it
+/// goes back unless this was the end or something failed.
+async fn with_job(last: bool, step: impl FnOnce(&mut Job) -> Result<(), String>) -> Result<js_sys::Array, JsError> {
+    let mut job = JOB
+        .with(|slot| slot.borrow_mut().take())
+        .ok_or_else(|| JsError::new("no lip-sync job in progress: call jobStart first"))?;
+    let generator = model::current()?;
+    step(&mut job).map_err(|e| JsError::new(&e))?;
+    let frames = job.drain(&generator).await.map_err(|e| JsError::new(&e))?;
+    if !last {
+        JOB.with(|slot| *slot.borrow_mut() = Some(job));
+    }
+    Ok(frames.iter().map(|frame| js_sys::Uint8Array::from(&frame[..])).collect())
+}

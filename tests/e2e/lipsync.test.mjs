@@ -1,0 +1,174 @@
+// The whole app through its page, as a person uses it: a checkpoint, a face
+// video and a voice chosen in the file inputs, the button pressed, the video
+// that comes out checked frame by frame. The clips come from
+// scripts/test-clips.sh (ffmpeg + espeak-ng); the model is the oracle's
+// formula weights. On the CPU path: WebGPU here is a software adapter.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { openApp, backendOf, modelState, statusState } from './harness.mjs';
+
+const GENERATED = process.env.WAV2LIP_FIXTURES ?? join(homedir(), '.cache/wav2lip/fixtures');
+const file = (name) => {
+  const path = join(GENERATED, name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`make test\` (it writes the test media)`);
+  return path;
+};
+
+/** Load the model, the face and the voice through the page's inputs. */
+async function choose(page, { face, voice, model = 'formula7.pth' }) {
+  await page.setInputFiles('#model-file', file(model));
+  await modelState(page, 'ready');
+  await page.setInputFiles('#face-file', file(face));
+  await statusState(page, '#face-status', ['ready', 'error']);
+  await page.setInputFiles('#voice-file', file(voice));
+  await statusState(page, '#voice-status', ['ready', 'error']);
+}
+
+/** The output and the input, decoded in the page (mediabunny + WebCodecs). */
+async function inspect(page, original) {
+  // Through the page's own Download link, as a person saves it.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const saved = readFileSync(await download.path());
+  const name = download.suggestedFilename();
+  return page.evaluate(async ([madeBytes, originalBytes, name]) => {
+    const { ALL_FORMATS, BlobSource, CanvasSink, Input } = await import('/www/lib/mediabunny.js');
+    const made = new Blob([new Uint8Array(madeBytes)]);
+    const original = new Blob([new Uint8Array(originalBytes)]);
+    const open = async (blob) => {
+      const input = new Input({ source: new BlobSource(blob), formats: ALL_FORMATS });
+      const video = await input.getPrimaryVideoTrack();
+      const audio = await input.getPrimaryAudioTrack();
+      const frames = [];
+      for await (const { canvas } of new CanvasSink(video, { poolSize: 0 }).canvases()) {
+        frames.push(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+      }
+      return {
+        input, frames, width: video.displayWidth, height: video.displayHeight, codec: video.codec,
+        audio: audio && { codec: audio.codec, seconds: await audio.computeDuration() }, tags: await input.getMetadataTags(),
+      };
+    };
+    const out = await open(made);
+    const src = await open(original);
+    // Mean absolute difference over a region, per frame pair (RGB).
+    const diff = (a, b, [x1, y1, x2, y2]) => {
+      let sum = 0;
+      for (let y = y1; y < y2; y++) {
+        for (let x = x1; x < x2; x++) {
+          const i = (y * out.width + x) * 4;
+          sum += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+        }
+      }
+      return sum / 3 / ((x2 - x1) * (y2 - y1));
+    };
+    // The face in each source frame, by the app's own detector.
+    const regions = [];
+    for (const pixels of src.frames) {
+      const { faces } = await window.wav2lip.call('detectFaces', { pixels: new Uint8Array(pixels), width: src.width, height: src.height });
+      regions.push(faces[0]);
+    }
+    const n = Math.min(out.frames.length, src.frames.length);
+    const mouth = [];
+    const far = [];
+    const label = [];
+    for (let i = 0; i < n; i++) {
+      const [x1, y1, x2, y2] = regions[i].box;
+      const [mx, my] = regions[i].keypoints[3];
+      const half = (x2 - x1) / 6;
+      mouth.push(diff(out.frames[i], src.frames[i], [mx - half, my - half / 2, mx + half, my + half].map(Math.round)));
+      far.push(diff(out.frames[i], src.frames[i], [0, 0, 60, out.height]));
+      label.push(diff(out.frames[i], src.frames[i], [out.width - 60, out.height - 22, out.width - 12, out.height - 12]));
+    }
+    const columns = (await window.wav2lip.call('voiceMel')).length / 80;
+    return {
+      frames: out.frames.length, width: out.width, height: out.height, codec: out.codec, audio: out.audio,
+      comment: out.tags.comment ?? '', size: made.size, name, mouth, far, label, columns,
+      source: { width: src.width, height: src.height, frames: src.frames.length },
+    };
+  }, [Array.from(saved), Array.from(readFileSync(original)), name]);
+}
+
+/** The original's frame count for a spectrogram of `columns` at `fps`. */
+function chunks(columns, fps) {
+  let n = 0;
+  for (let i = 0; ; i++) {
+    n += 1;
+    if (Math.floor(i * (80 / fps)) + 16 > columns) return n;
+  }
+}
+
+const mean = (list) => list.reduce((a, b) => a + b, 0) / list.length;
+
+test('a talking clip goes through the page: same size, one frame per chunk, the sound, the mouth changed, the rest kept, the label', async () => {
+  const app = await openApp('/?backend=cpu');
+  try {
+    assert.equal(await backendOf(app.page), 'cpu');
+    await choose(app.page, { face: 'talking.mp4', voice: 'talking.mp4' });
+    assert.match(await app.page.locator('#face-status').textContent(), /one face found/);
+    assert.equal(await app.page.locator('#run').isEnabled(), true);
+    await app.page.click('#run');
+    assert.match(await statusState(app.page, '#run-status', ['ready', 'error'], 900_000), /^Done: /);
+    const result = await inspect(app.page, file('talking.mp4'));
+    console.log(`output: ${result.frames} frames ${result.width}×${result.height} ${result.codec} + ${result.audio?.codec}, ${(result.size / 1e3).toFixed(0)} kB; ` +
+      `mean change: mouth ${mean(result.mouth).toFixed(1)}, far ${mean(result.far).toFixed(2)}, label ${mean(result.label).toFixed(1)} grey levels`);
+    assert.match(result.name, /^talking-lipsync\.(mp4|webm)$/);
+    assert.equal(result.width, result.source.width);
+    assert.equal(result.height, result.source.height);
+    assert.equal(result.frames, chunks(result.columns, 25));
+    assert.ok(result.audio, 'the output has sound');
+    assert.ok(Math.abs(result.audio.seconds - 2) < 0.15, `sound of ${result.audio.seconds} s`);
+    assert.match(result.comment, /AI-generated/);
+    // Codec noise (two H.264 generations, a textured flag) stays under 4
+    // grey levels here; the generated mouth moves by tens.
+    assert.ok(Math.min(...result.mouth) > 8, `the mouth changes in every frame: ${result.mouth.map((v) => v.toFixed(1))}`);
+    assert.ok(Math.max(...result.far) < 4, `far from the face only codec noise: ${result.far.map((v) => v.toFixed(2))}`);
+    assert.ok(Math.min(...result.label) > 20, `the label is drawn: ${result.label.map((v) => v.toFixed(1))}`);
+    assert.equal(await app.page.locator('#result-video').evaluate((v) => v.src.startsWith('blob:')), true);
+    assert.deepEqual(app.foreignRequests, []);
+  } finally {
+    await app.close();
+  }
+});
+
+test('what goes wrong is said plainly and the page stays usable: a wrong checkpoint, a silent voice, no face anywhere, a cut-off video', async () => {
+  const app = await openApp('/?backend=cpu');
+  const { page } = app;
+  const run = async () => {
+    await page.click('#run');
+    return statusState(page, '#run-status', ['ready', 'error'], 600_000);
+  };
+  try {
+    await backendOf(page);
+    await choose(page, { face: 'noface.mp4', voice: 'silent.mp4' });
+    // The SyncNet expert instead of the generator: named, and the model
+    // loaded before stays.
+    await page.setInputFiles('#model-file', file('syncnet.pth'));
+    assert.match(await modelState(page, 'error'), /syncnet\.pth: this is the SyncNet lip-sync expert .* give the app wav2lip\.pth or wav2lip_gan\.pth/);
+    assert.match(await page.locator('#voice-status').textContent(), /silent\.mp4: it has no sound: choose a recording of the voice, or a video with sound/);
+    assert.match(await page.locator('#face-status').textContent(), /No face in the first frame; the whole video will be searched/);
+    assert.equal(await page.locator('#run').isEnabled(), false, 'no voice yet');
+
+    await page.setInputFiles('#voice-file', file('talking.mp4'));
+    await statusState(page, '#voice-status', 'ready');
+    assert.match(await run(), /^Lip sync failed: no face was found in any frame of the video/);
+    assert.equal(await page.locator('#face-preview').isVisible(), true, 'the first frame is still shown');
+    assert.equal(await page.locator('#run').isEnabled(), true);
+
+    await page.setInputFiles('#face-file', file('truncated.mp4'));
+    const opened = await statusState(page, '#face-status', ['ready', 'error']);
+    if (/one face found/.test(opened)) {
+      assert.match(await run(), /^Lip sync failed: the face video .*(damaged|incomplete)/);
+    } else {
+      assert.match(opened, /truncated\.mp4: .*(damaged|incomplete)/);
+    }
+    // Still usable: a good video opens and the button is ready again.
+    await page.setInputFiles('#face-file', file('talking.mp4'));
+    assert.match(await statusState(page, '#face-status', 'ready'), /one face found/);
+    assert.equal(await page.locator('#run').isEnabled(), true);
+    assert.deepEqual(app.foreignRequests, []);
+  } finally {
+    await app.close();
+  }
+});

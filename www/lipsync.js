@@ -1,0 +1,253 @@
+// One lip-sync job, in the worker: decode the face video frame by frame
+// (mediabunny demuxes, WebCodecs decodes), hand each frame to the core's
+// job, encode the finished frames and the voice (WebCodecs), and mux them
+// into a file in the origin-private file system. Only a few frames are in
+// memory at any time, whatever the video's length.
+import * as core from './pkg/wav2lip.js';
+import {
+  ALL_FORMATS, AudioSampleSink, AudioSampleSource, BlobSource, CanvasSink, Input, Mp4OutputFormat, Output,
+  QUALITY_HIGH, StreamTarget, BufferTarget, VideoSample, VideoSampleSource, WebMOutputFormat,
+  getFirstEncodableAudioCodec, getFirstEncodableVideoCodec,
+} from './lib/mediabunny.js';
+import { decodableTrack, isImage } from './media.js';
+
+/** A photo is shown this many times a second in the output. */
+const PHOTO_FPS = 25;
+
+/** What the file says about itself: the authors asked that it be disclosed. */
+const DISCLOSURE = 'AI-generated: the lip movements were synthesised by Wav2Lip (Prajwal et al., 2020) in Wav2Lip studio.';
+
+export class Cancelled extends Error {
+  constructor() {
+    super('lip sync was cancelled');
+  }
+}
+
+/**
+ * The face input as a stream of RGBA frames: `open` says its size, rate and
+ * length; `frames(sources)` yields the frames at those indices, in order.
+ */
+async function openFaceInput(file) {
+  if (isImage(file)) {
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file);
+    } catch {
+      throw new Error('the face photo is not an image this browser can read; try JPEG, PNG or WebP');
+    }
+    const { width, height } = bitmap;
+    const canvas = new OffscreenCanvas(width, height);
+    const g = canvas.getContext('2d');
+    g.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    const pixels = new Uint8Array(g.getImageData(0, 0, width, height).data.buffer);
+    return {
+      kind: 'photo', width, height, fps: PHOTO_FPS, count: 1,
+      async *frames(sources) {
+        for (let i = 0; i < sources.length; i++) yield pixels;
+      },
+      dispose() {},
+    };
+  }
+  const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
+  try {
+    const track = await decodableTrack(input, 'video', {
+      unreadable: 'the face video is not a video this browser can read',
+      formats: 'MP4, WebM, MOV, JPEG or PNG',
+      missing: 'the face video has no picture: choose a video or a photo of the face',
+      convert: 'H.264 MP4 or VP9 WebM',
+    });
+    const stats = await track.computePacketStats();
+    if (stats.packetCount === 0) throw new Error('the face video has no frames');
+    const first = await track.getFirstTimestamp();
+    // A single frame has no rate: show it like a photo.
+    const fps = stats.packetCount > 1 && stats.averagePacketRate > 0 ? stats.averagePacketRate : PHOTO_FPS;
+    // Frames come upright (the track's rotation applied), as the page showed them.
+    const sink = new CanvasSink(track, { poolSize: 2 });
+    const width = track.displayWidth;
+    const height = track.displayHeight;
+    const count = stats.packetCount;
+    return {
+      kind: 'video', width, height, fps, count,
+      async *frames(sources) {
+        // Mid-frame times: the frame shown then is frame k, whatever the rounding.
+        const times = sources.map((k) => first + (k + 0.5) / fps);
+        let at = 0;
+        for await (const wrapped of sink.canvasesAtTimestamps(times)) {
+          // Every time inside the video shows some frame; none means its
+          // data ends early (an interrupted download or copy).
+          if (!wrapped) {
+            throw new Error(`the face video is damaged or incomplete: its pictures stop ${at ? `after ${(times[at] - first).toFixed(1)} s` : 'at the start'}, though it says it lasts ${(count / fps).toFixed(1)} s. Copy or export it again`);
+          }
+          at += 1;
+          yield new Uint8Array(wrapped.canvas.getContext('2d').getImageData(0, 0, width, height).data.buffer);
+        }
+      },
+      dispose: () => input.dispose?.(),
+    };
+  } catch (error) {
+    input.dispose?.();
+    throw error;
+  }
+}
+
+/** The label's picture, sized for frames `height` pixels tall: RGBA bytes. */
+function drawLabel(height) {
+  const size = Math.max(12, Math.round(height / 28));
+  const text = 'AI-generated';
+  const font = `600 ${size}px system-ui, "DejaVu Sans", sans-serif`;
+  const measure = new OffscreenCanvas(1, 1).getContext('2d');
+  measure.font = font;
+  const pad = Math.round(size * 0.4);
+  const width = Math.ceil(measure.measureText(text).width) + 2 * pad;
+  const boxHeight = size + 2 * pad;
+  const canvas = new OffscreenCanvas(width, boxHeight);
+  const g = canvas.getContext('2d');
+  g.fillStyle = 'rgba(0, 0, 0, 0.6)';
+  g.beginPath();
+  g.roundRect(0, 0, width, boxHeight, pad);
+  g.fill();
+  g.font = font;
+  g.fillStyle = '#fff';
+  g.textBaseline = 'middle';
+  g.fillText(text, pad, boxHeight / 2);
+  return { pixels: new Uint8Array(g.getImageData(0, 0, width, boxHeight).data.buffer), width, height: boxHeight };
+}
+
+/**
+ * The codecs and container this browser can write at `width`×`height`:
+ * H.264 + AAC in MP4 where it can, else H.264 + Opus in MP4, else VP9 or
+ * VP8 + Opus in WebM.
+ */
+async function chooseFormat(width, height) {
+  const video = await getFirstEncodableVideoCodec(['avc', 'vp9', 'vp8'], { width, height });
+  const audio = await getFirstEncodableAudioCodec(['aac', 'opus']);
+  if (!video) throw new Error(`this browser cannot encode video at ${width}×${height}; try another browser (Chrome, Edge) or a smaller resize`);
+  if (!audio) throw new Error('this browser cannot encode audio (no AAC or Opus encoder); try Chrome or Edge');
+  if (video === 'avc') return { video, audio, extension: 'mp4', mimeType: 'video/mp4', format: () => new Mp4OutputFormat() };
+  const webmAudio = audio === 'opus' ? audio : await getFirstEncodableAudioCodec(['opus']);
+  if (!webmAudio) throw new Error('this browser has no audio encoder usable with VP9; try Chrome or Edge');
+  return { video, audio: webmAudio, extension: 'webm', mimeType: 'video/webm', format: () => new WebMOutputFormat() };
+}
+
+// Finished files live in OPFS so that a long video never sits in memory;
+// only the latest is kept.
+const OUTPUT_DIR = 'output';
+
+async function outputFile(name) {
+  try {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle(OUTPUT_DIR, { create: true });
+    for await (const old of dir.keys()) await dir.removeEntry(old).catch(() => {});
+    const handle = await dir.getFileHandle(name, { create: true });
+    const writable = await handle.createWritable();
+    return { target: new StreamTarget(writable, { chunked: true, chunkSize: 4 << 20 }), file: () => handle.getFile(), remove: () => dir.removeEntry(name).catch(() => {}) };
+  } catch (error) {
+    // No OPFS (some private modes): the file is built in memory instead.
+    console.warn(`the output is kept in memory: ${error.message}`);
+    const target = new BufferTarget();
+    return { target, file: async () => new File([target.buffer], name), remove: async () => {} };
+  }
+}
+
+/** The voice's samples, fed to `source` as the video advances (interleaved). */
+async function voiceFeeder(file, source) {
+  const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
+  const track = await decodableTrack(input, 'audio', {
+    unreadable: 'the voice is not an audio or video file this browser can read',
+    formats: 'WAV, MP3, M4A, Ogg or WebM',
+    missing: 'the voice file has no sound: choose a recording of the voice, or a video with sound',
+    convert: 'WAV, MP3 or Opus',
+  });
+  const samples = new AudioSampleSink(track).samples();
+  let start = null;
+  let done = false;
+  return {
+    /** Add samples until the audio reaches `seconds` (all of it when Infinity). */
+    async until(seconds) {
+      while (!done) {
+        const { value: sample, done: ended } = await samples.next();
+        if (ended) {
+          done = true;
+          break;
+        }
+        start ??= sample.timestamp;
+        const at = sample.timestamp - start;
+        sample.setTimestamp(at);
+        await source.add(sample);
+        sample.close();
+        if (at > seconds) break;
+      }
+    },
+    dispose: () => input.dispose?.(),
+  };
+}
+
+/**
+ * Lip-sync `face` (video or photo) to the voice the core holds (from
+ * `voice`, which is decoded again for the output's sound). `options` are
+ * the framing's (pads, smoothing, …); `report({done, total})` hears of
+ * progress; `cancelled()` is polled between frames.
+ */
+export async function lipSync({ face, voice, options = {}, label = true, batch = 4 }, report, cancelled) {
+  const started = performance.now();
+  const source = await openFaceInput(face);
+  let output = null;
+  let destination = null;
+  let feeder = null;
+  try {
+    const still = source.kind === 'photo' || source.count === 1;
+    const badge = label ? drawLabel(Math.round(source.height / Math.max(1, options.resizeFactor ?? 1))) : null;
+    const plan = core.jobStart(
+      { options: { ...options, still: options.still ?? still }, width: source.width, height: source.height, fps: source.fps, sourceFrames: source.count, batch },
+      badge?.pixels ?? new Uint8Array(), badge?.width ?? 0, badge?.height ?? 0,
+    );
+    const { frames: total, width, height } = plan;
+    const format = await chooseFormat(width, height);
+    const base = face.name.replace(/\.[^.]*$/, '') || 'video';
+    const name = `${base}-lipsync.${format.extension}`;
+    destination = await outputFile(name);
+    output = new Output({ format: format.format(), target: destination.target });
+    const video = new VideoSampleSource({ codec: format.video, bitrate: QUALITY_HIGH, keyFrameInterval: 2 });
+    const audio = new AudioSampleSource({ codec: format.audio, bitrate: 128e3 });
+    output.addVideoTrack(video, { frameRate: source.fps });
+    output.addAudioTrack(audio);
+    output.setMetadataTags({ comment: DISCLOSURE, description: DISCLOSURE });
+    feeder = await voiceFeeder(voice, audio);
+    await output.start();
+
+    let done = 0;
+    const encode = async (finished) => {
+      for (const rgba of finished) {
+        const timestamp = done / source.fps;
+        const sample = new VideoSample(rgba, { format: 'RGBA', codedWidth: width, codedHeight: height, timestamp, duration: 1 / source.fps });
+        await video.add(sample);
+        sample.close();
+        done += 1;
+        await feeder.until(timestamp + 1);
+      }
+      report({ done, total, seconds: (performance.now() - started) / 1000 });
+    };
+    for await (const pixels of source.frames(plan.sources)) {
+      if (cancelled()) throw new Cancelled();
+      await encode(await core.jobPush(pixels));
+    }
+    await encode(await core.jobFinish());
+    if (done !== total) throw new Error(`the video came out with ${done} of its ${total} frames; please report this`);
+    await feeder.until(Infinity);
+    await output.finalize();
+    const file = await destination.file();
+    return {
+      file, name, mimeType: format.mimeType, frames: total, width, height, fps: source.fps,
+      videoCodec: format.video, audioCodec: format.audio, seconds: (performance.now() - started) / 1000,
+    };
+  } catch (error) {
+    core.jobCancel();
+    await output?.cancel().catch(() => {});
+    await destination?.remove();
+    throw error;
+  } finally {
+    feeder?.dispose();
+    source.dispose();
+  }
+}
