@@ -48,6 +48,8 @@ function onFileChosen(input, say, { loading, load }) {
       say('error', `${file.name}: ${error.message}`);
     } finally {
       input.disabled = false;
+      // A new input: the job's line goes back to saying what is still needed.
+      if (!inputs.running) runStatus.dataset.hint = 'true';
       updateRun();
     }
   });
@@ -164,10 +166,16 @@ function startFace(core) {
   });
 }
 
+/** The job's status line: what happened, or (a hint) what is still needed. */
+function showRun(state, text) {
+  show(runStatus, state, text);
+  runStatus.dataset.hint = 'false';
+}
+
 function updateRun() {
   const missing = [!inputs.model && 'a model', !inputs.face && 'a face', !inputs.voice && 'a voice'].filter(Boolean);
   runButton.disabled = inputs.running || missing.length > 0;
-  if (!inputs.running && runStatus.dataset.state === 'none') {
+  if (!inputs.running && runStatus.dataset.hint !== 'false') {
     show(runStatus, 'none', missing.length ? `Still needed: ${missing.join(', ')}.` : 'Ready.');
   }
 }
@@ -207,11 +215,11 @@ async function runJob(core) {
   cancelButton.disabled = false;
   runProgress.hidden = false;
   runProgress.value = 0;
-  show(runStatus, 'loading', 'Starting…');
+  showRun('loading', 'Starting…');
   const onProgress = ({ done, total, seconds }) => {
     runProgress.value = done / total;
     const fps = done / seconds;
-    show(runStatus, 'loading', `${done} / ${total} frames · ${fps.toFixed(1)} fps · about ${duration((total - done) / fps)} left`);
+    showRun('loading', `${done} / ${total} frames · ${fps.toFixed(1)} fps · about ${duration((total - done) / fps)} left`);
   };
   try {
     const args = { face: inputs.face, voice: inputs.voice, options: readOptions(), label: document.querySelector('#label').checked };
@@ -224,11 +232,11 @@ async function runJob(core) {
     download.textContent = `Download ${made.name} (${(made.file.size / 1e6).toFixed(1)} MB)`;
     result.hidden = false;
     runProgress.value = 1;
-    show(runStatus, 'ready', `Done: ${made.frames} frames, ${made.width}×${made.height} at ${made.fps.toFixed(2)} fps, ${made.videoCodec} + ${made.audioCodec}, in ${duration(made.seconds)}.`);
+    showRun('ready', `Done: ${made.frames} frames, ${made.width}×${made.height} at ${made.fps.toFixed(2)} fps, ${made.videoCodec} + ${made.audioCodec}, in ${duration(made.seconds)}.`);
   } catch (error) {
     runProgress.hidden = true;
-    if (error.cancelled) show(runStatus, 'none', 'Cancelled. Your files and settings are as they were; press the button to start again.');
-    else show(runStatus, 'error', `Lip sync failed: ${error.message}`);
+    if (error.cancelled) showRun('none', 'Cancelled. Your files and settings are as they were; press the button to start again.');
+    else showRun('error', `Lip sync failed: ${error.message}`);
   } finally {
     inputs.running = false;
     cancelButton.hidden = true;
@@ -240,7 +248,7 @@ function startRun(core) {
   runButton.addEventListener('click', () => runJob(core));
   cancelButton.addEventListener('click', () => {
     cancelButton.disabled = true;
-    show(runStatus, 'loading', 'Cancelling…');
+    showRun('loading', 'Cancelling…');
     core.cancel();
   });
   updateRun();

@@ -2,9 +2,13 @@
 // package @mediapipe/face_detection ships the BlazeFace weights we read and
 // MediaPipe's JS+wasm graph, which is the ground truth here. Test frames are
 // astronaut.png as it is, and drawn into 1280×720 frames scaled, shifted and
-// rotated by ±15°, made on a canvas in the browser.
+// rotated by ±15°, made on a canvas in the browser; and frames of the app's
+// test clip (scripts/test-clips.sh: an ffmpeg pan and zoom, H.264).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { openApp, backendOf } from './harness.mjs';
 
 const FRAMES = [
@@ -15,7 +19,10 @@ const FRAMES = [
   { name: '720p, smaller and shifted', width: 1280, height: 720, scale: 2.2, x: 405, y: 119, angle: 0 },
   { name: '720p, rotated +15°', width: 1280, height: 720, scale: 3, x: -35, y: -24, angle: 15 },
   { name: '720p, rotated -15°', width: 1280, height: 720, scale: 3, x: -35, y: -24, angle: -15 },
+  ...[0, 12, 24, 36, 49].map((clip) => ({ name: `talking.mp4, frame ${clip}`, width: 640, height: 360, clip })),
 ];
+
+const CLIP = join(process.env.WAV2LIP_FIXTURES ?? join(homedir(), '.cache/wav2lip/fixtures'), 'talking.mp4');
 
 function iou(a, b) {
   const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
@@ -33,9 +40,14 @@ async function reference(app) {
     const page = await context.newPage();
     await page.goto(`${app.origin}/tests/fixtures/astronaut.png`);
     await page.addScriptTag({ url: '/node_modules/@mediapipe/face_detection/face_detection.js' });
-    return await page.evaluate(async (frames) => {
+    return await page.evaluate(async ([frames, clipBytes]) => {
       const photo = document.querySelector('img');
       await photo.decode();
+      // The clip's frames, decoded as the app decodes them.
+      const { ALL_FORMATS, BlobSource, CanvasSink, Input } = await import('/www/lib/mediabunny.js');
+      const input = new Input({ source: new BlobSource(new Blob([new Uint8Array(clipBytes)])), formats: ALL_FORMATS });
+      const clip = [];
+      for await (const { canvas } of new CanvasSink(await input.getPrimaryVideoTrack(), { poolSize: 0 }).canvases()) clip.push(canvas);
       const solution = new FaceDetection({ locateFile: (file) => `/node_modules/@mediapipe/face_detection/${file}` });
       // Naming the model, and only that, matters: otherwise the solution's
       // graph fails to open (its detection options lose num_classes).
@@ -50,12 +62,16 @@ async function reference(app) {
       for (const f of frames) {
         const canvas = Object.assign(document.createElement('canvas'), { width: f.width, height: f.height });
         const g = canvas.getContext('2d');
-        g.fillStyle = '#7a8a99';
-        g.fillRect(0, 0, f.width, f.height);
-        const side = 512 * f.scale;
-        g.translate(f.x + side / 2, f.y + side / 2);
-        g.rotate((f.angle * Math.PI) / 180);
-        g.drawImage(photo, -side / 2, -side / 2, side, side);
+        if (f.clip !== undefined) {
+          g.drawImage(clip[f.clip], 0, 0);
+        } else {
+          g.fillStyle = '#7a8a99';
+          g.fillRect(0, 0, f.width, f.height);
+          const side = 512 * f.scale;
+          g.translate(f.x + side / 2, f.y + side / 2);
+          g.rotate((f.angle * Math.PI) / 180);
+          g.drawImage(photo, -side / 2, -side / 2, side, side);
+        }
         await solution.send({ image: canvas });
         out.push({
           png: canvas.toDataURL('image/png'),
@@ -69,7 +85,7 @@ async function reference(app) {
       }
       await solution.close();
       return out;
-    }, FRAMES);
+    }, [FRAMES, Array.from(readFileSync(CLIP))]);
   } finally {
     await context.close();
   }

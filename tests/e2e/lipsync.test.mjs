@@ -132,7 +132,7 @@ test('a talking clip goes through the page: same size, one frame per chunk, the 
   }
 });
 
-test('what goes wrong is said plainly and the page stays usable: a wrong checkpoint, a silent voice, no face anywhere, a cut-off video', async () => {
+test('what goes wrong is said plainly and the page stays usable: a wrong checkpoint, a silent voice, no face anywhere, a cut-off video, a cancel', async () => {
   const app = await openApp('/?backend=cpu');
   const { page } = app;
   const run = async () => {
@@ -163,10 +163,16 @@ test('what goes wrong is said plainly and the page stays usable: a wrong checkpo
     } else {
       assert.match(opened, /truncated\.mp4: .*(damaged|incomplete)/);
     }
-    // Still usable: a good video opens and the button is ready again.
+    // Still usable: a good video opens and a job starts; cancelling it
+    // stops it and leaves everything ready for the next.
     await page.setInputFiles('#face-file', file('talking.mp4'));
     assert.match(await statusState(page, '#face-status', 'ready'), /one face found/);
+    await page.click('#run');
+    await page.waitForFunction(() => /^[1-9]\d* \/ 49 frames/.test(document.querySelector('#run-status').textContent), null, { timeout: 300_000 });
+    await page.click('#cancel');
+    assert.match(await statusState(page, '#run-status', ['none', 'ready', 'error'], 300_000), /^Cancelled\./);
     assert.equal(await page.locator('#run').isEnabled(), true);
+    assert.equal(await page.locator('#result').isVisible(), false);
     assert.deepEqual(app.foreignRequests, []);
   } finally {
     await app.close();
