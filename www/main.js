@@ -1,6 +1,7 @@
 // The page: starts the core, shows what it runs on, takes a model, a face
 // and a voice, and runs the lip-sync job with progress, cancel and the result.
 import { Core } from './bridge.js';
+import { recordInto } from './record.js';
 
 const status = document.querySelector('#backend');
 const modelFile = document.querySelector('#model-file');
@@ -37,6 +38,21 @@ const showVoice = (state, text) => show(voiceStatus, state, text);
  */
 function onFileChosen(input, say, { loading, load }) {
   input.disabled = false;
+  // Dropping a file anywhere on the input's section chooses it too.
+  const zone = input.closest('section');
+  zone.addEventListener('dragover', (event) => {
+    if (input.disabled || !event.dataTransfer.types.includes('Files')) return;
+    event.preventDefault();
+    zone.dataset.dropping = 'true';
+  });
+  zone.addEventListener('dragleave', () => delete zone.dataset.dropping);
+  zone.addEventListener('drop', (event) => {
+    delete zone.dataset.dropping;
+    if (input.disabled || event.dataTransfer.files.length === 0) return;
+    event.preventDefault();
+    input.files = event.dataTransfer.files;
+    input.dispatchEvent(new Event('change'));
+  });
   input.addEventListener('change', async () => {
     const [file] = input.files;
     if (!file) return;
@@ -282,6 +298,8 @@ async function main() {
   window.wav2lip = core; // for the console and the end-to-end tests
   startFace(core);
   startVoice(core);
+  recordInto(document.querySelector('#face-record'), faceFile, { video: true, audio: true }, 'camera');
+  recordInto(document.querySelector('#voice-record'), voiceFile, { audio: true }, 'microphone');
   startRun(core);
   await startModel(core);
   updateRun();

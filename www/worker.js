@@ -270,10 +270,22 @@ const methods = {
 
 let queue = Promise.resolve();
 
-self.onmessage = ({ data: { id, method, args } }) => {
-  if (method === 'cancel') {
+// Answered at once, even while a job runs (not queued behind it).
+const immediate = {
+  cancel() {
     cancelRequested = true;
-    self.postMessage({ id, result: null });
+    return null;
+  },
+  /** Bytes in use: the core's linear memory and this worker's JS heap (Chromium only). */
+  async memory() {
+    const { memory } = await ready;
+    return { wasm: memory.buffer.byteLength, jsHeap: performance.memory?.usedJSHeapSize ?? null };
+  },
+};
+
+self.onmessage = async ({ data: { id, method, args } }) => {
+  if (immediate[method]) {
+    self.postMessage({ id, result: await immediate[method](args) });
     return;
   }
   queue = queue.then(async () => {

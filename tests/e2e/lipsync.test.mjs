@@ -178,3 +178,35 @@ test('what goes wrong is said plainly and the page stays usable: a wrong checkpo
     await app.close();
   }
 });
+
+test('a voice recorded on the page and a face recorded with the camera go in like files; a dropped file too', async () => {
+  const app = await openApp('/?backend=cpu');
+  const { page } = app;
+  const record = async (button, status, seconds) => {
+    await page.click(button);
+    await page.waitForSelector(`${button}[data-recording="true"]`);
+    await page.waitForTimeout(seconds * 1000);
+    await page.click(button);
+    return statusState(page, status, ['ready', 'error']);
+  };
+  try {
+    await backendOf(page);
+    // Chromium's fake microphone beeps; its fake camera shows a moving pattern.
+    const voice = await record('#voice-record', '#voice-status', 1.5);
+    const seconds = Number(voice.match(/microphone\.webm, ([\d.]+) s/)?.[1]);
+    assert.ok(seconds > 1 && seconds < 3, voice);
+    assert.match(await record('#face-record', '#face-status', 1), /^Face: camera\.webm, video \d+×\d+[.:]/);
+
+    // Dropped on the voice section: the same checks as a chosen file.
+    const dataTransfer = await page.evaluateHandle((bytes) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], 'take 2 (final).mp4', { type: 'video/mp4' }));
+      return transfer;
+    }, Array.from(readFileSync(file('silent.mp4'))));
+    await page.dispatchEvent('#voice', 'drop', { dataTransfer });
+    assert.match(await statusState(page, '#voice-status', 'error'), /take 2 \(final\)\.mp4: it has no sound/);
+    assert.deepEqual(app.foreignRequests, []);
+  } finally {
+    await app.close();
+  }
+});

@@ -1,0 +1,61 @@
+// The whole app on a long 720p clip, through the page: frames per second and
+// peak memory (the core's wasm memory and the worker's JS heap, sampled
+// every second, and the page's JS heap). Not a test: it prints figures.
+//
+//   node tests/bench/lipsync.mjs [CHECKPOINT.pth]     (SECONDS=600 BACKEND=auto)
+//
+// The clip is the test clip (scripts/test-clips.sh) looped to SECONDS at
+// 1280×720 with its voice looped too, made with ffmpeg in the fixtures cache.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { openApp, backendOf, modelState, statusState } from '../e2e/harness.mjs';
+
+const seconds = Number(process.env.SECONDS ?? 600);
+const backend = process.env.BACKEND ?? 'auto';
+const fixtures = process.env.WAV2LIP_FIXTURES ?? join(homedir(), '.cache/wav2lip/fixtures');
+const checkpoint = process.argv[2] ?? join(fixtures, 'formula7.pth');
+const clip = join(fixtures, `long-${seconds}s-720p.mp4`);
+if (!existsSync(clip)) {
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', '-1', '-i', join(fixtures, 'talking.mp4'),
+    '-t', String(seconds), '-vf', 'scale=1280:720', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-c:a', 'aac', clip]);
+}
+
+const app = await openApp(`/?backend=${backend}`);
+const { page } = app;
+try {
+  const used = await backendOf(page);
+  await page.setInputFiles('#model-file', checkpoint);
+  await modelState(page, 'ready', 600_000);
+  await page.setInputFiles('#face-file', clip);
+  await statusState(page, '#face-status', 'ready');
+  await page.setInputFiles('#voice-file', clip);
+  await statusState(page, '#voice-status', 'ready');
+  const peak = { wasm: 0, worker: 0, page: 0 };
+  const sample = async () => {
+    const { wasm, jsHeap } = await page.evaluate(() => window.wav2lip.call('memory'));
+    const heap = await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0);
+    peak.wasm = Math.max(peak.wasm, wasm);
+    peak.worker = Math.max(peak.worker, jsHeap ?? 0);
+    peak.page = Math.max(peak.page, heap);
+  };
+  const started = Date.now();
+  await page.click('#run');
+  let status;
+  for (;;) {
+    await sample();
+    status = await page.locator('#run-status').textContent();
+    const state = await page.locator('#run-status').getAttribute('data-state');
+    if (state !== 'loading') break;
+    await page.waitForTimeout(1000);
+  }
+  const wall = (Date.now() - started) / 1000;
+  const frames = Number(status.match(/Done: (\d+) frames/)?.[1]);
+  const mb = (bytes) => (bytes / 2 ** 20).toFixed(0);
+  console.log(status);
+  console.log(`lip sync, ${seconds} s of 1280x720 at 25 fps on ${used}: ${frames} frames in ${wall.toFixed(0)} s = ${(frames / wall).toFixed(2)} frames/s end to end; ` +
+    `peak memory: wasm ${mb(peak.wasm)} MiB + worker JS heap ${mb(peak.worker)} MiB + page JS heap ${mb(peak.page)} MiB = ${mb(peak.wasm + peak.worker + peak.page)} MiB`);
+} finally {
+  await app.close();
+}
