@@ -49,13 +49,20 @@ export const HEADERS = {
   'Cache-Control': 'no-cache',
 };
 
-/** Start serving `root`; resolves to the listening server. */
-export function serve({ root = ROOT, host = '127.0.0.1', port = 8080 } = {}) {
+/**
+ * Start serving `root`; resolves to the listening server. `mounts` maps URL
+ * prefixes to other folders (the tests serve their generated media so).
+ */
+export function serve({ root = ROOT, host = '127.0.0.1', port = 8080, mounts = {} } = {}) {
   const server = createServer(async (req, res) => {
     try {
-      const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-      let file = normalize(join(root, path));
-      if (file !== root && !file.startsWith(root + sep)) throw Object.assign(new Error(), { code: 'ENOENT' });
+      let path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+      let base = root;
+      for (const [prefix, dir] of Object.entries(mounts)) {
+        if (path.startsWith(prefix)) [base, path] = [dir, path.slice(prefix.length - 1)];
+      }
+      let file = normalize(join(base, path));
+      if (file !== base && !file.startsWith(base + sep)) throw Object.assign(new Error(), { code: 'ENOENT' });
       let info = await stat(file);
       if (info.isDirectory()) {
         file = join(file, 'index.html');

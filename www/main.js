@@ -71,9 +71,63 @@ function onFileChosen(input, say, { loading, load }) {
   });
 }
 
-function describeModel({ name, seconds, cached }, origin) {
+const KIND = { plain: 'plain', gan: 'GAN' };
+
+function describeModel({ name, kind, seconds, cached }, origin) {
   const what = name || 'the Wav2Lip generator';
-  return `Model: ${what} ${origin}, ready (${seconds.toFixed(1)} s)${cached ? '' : '; it could not be kept for the next visit'}.`;
+  return `Model: ${what} (${KIND[kind]}) ${origin}, ready (${seconds.toFixed(1)} s)${cached ? '' : '; it could not be kept for the next visit'}.`;
+}
+
+const NO_MODEL = 'No model yet: choose wav2lip.pth or wav2lip_gan.pth.';
+
+/**
+ * The kept models, under the status line: which is in use (a choice when
+ * both kinds are kept), and a button to remove it from this browser.
+ */
+async function showKept(core) {
+  const { kept, current } = await core.call('keptModels');
+  const use = document.querySelector('#model-use');
+  use.replaceChildren(...kept.map(({ kind, name, bytes }) =>
+    new Option(`${KIND[kind]}: ${name ?? 'unnamed'} (${(bytes / 1e6).toFixed(0)} MB kept)`, kind, false, kind === current)));
+  use.hidden = kept.length < 2;
+  document.querySelector('#model-kept').hidden = kept.length === 0;
+  const storage = await navigator.storage?.estimate?.();
+  document.querySelector('#model-storage').textContent = storage ? `This site stores ${(storage.usage / 1e6).toFixed(0)} MB here.` : '';
+}
+
+/** Models a deployment offers from its own origin (`models/manifest.json`). */
+async function showOffers() {
+  const offers = document.querySelector('#model-offers');
+  let manifest;
+  try {
+    const response = await fetch(new URL('../models/manifest.json', import.meta.url));
+    manifest = response.ok ? await response.json() : { models: [] };
+  } catch {
+    return; // no manifest: the user brings the file
+  }
+  offers.replaceChildren(...(manifest.models ?? []).map(({ name, url, bytes }) => {
+    const button = Object.assign(document.createElement('button'), {
+      type: 'button',
+      textContent: `Get ${name} from this site${bytes ? ` (${(bytes / 1e6).toFixed(0)} MB)` : ''}`,
+    });
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      showModel('loading', `Downloading ${name}…`);
+      try {
+        const response = await fetch(new URL(url, location.href));
+        if (!response.ok) throw new Error(`the site answered HTTP ${response.status}`);
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([await response.blob()], name));
+        modelFile.files = transfer.files;
+        modelFile.dispatchEvent(new Event('change'));
+      } catch (error) {
+        showModel('error', `${name} could not be downloaded (${error.message}); choose the file from your disk instead.`);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return button;
+  }));
 }
 
 async function startModel(core) {
@@ -82,20 +136,56 @@ async function startModel(core) {
     if (cached) {
       inputs.model = true;
       showModel('ready', describeModel(cached, 'from an earlier visit'));
+    } else {
+      showModel('none', NO_MODEL);
     }
-    else showModel('none', 'No model yet: choose wav2lip.pth or wav2lip_gan.pth.');
   } catch (error) {
     showModel('none', `The model kept from an earlier visit could not be loaded (${error.message}); choose the checkpoint again.`);
   }
   onFileChosen(modelFile, showModel, {
     loading: (file) => `Reading ${file.name} (${(file.size / 1e6).toFixed(0)} MB)…`,
     load: async (file) => {
-      // A refused file leaves the model loaded before (if any) in place.
-      const report = await core.call('loadCheckpoint', { file });
-      inputs.model = true;
-      return describeModel(report, 'loaded');
+      try {
+        // A refused file leaves the model loaded before (if any) in place.
+        const report = await core.call('loadCheckpoint', { file });
+        inputs.model = true;
+        return describeModel(report, 'loaded');
+      } finally {
+        await showKept(core);
+      }
     },
   });
+  const use = document.querySelector('#model-use');
+  use.addEventListener('change', async () => {
+    use.disabled = true;
+    showModel('loading', `Switching to the ${KIND[use.value]} model…`);
+    try {
+      const report = await core.call('loadCachedModel', { kind: use.value });
+      await showKept(core);
+      showModel('ready', describeModel(report, 'kept here'));
+    } catch (error) {
+      showModel('error', `The kept model could not be loaded (${error.message}); choose the checkpoint again.`);
+    } finally {
+      use.disabled = false;
+    }
+  });
+  document.querySelector('#model-remove').addEventListener('click', async () => {
+    const { current } = await core.call('keptModels');
+    if (!current) return;
+    await core.call('forgetModel', { kind: current, unload: true });
+    inputs.model = false;
+    // The other kind, if kept, takes its place.
+    const other = await core.call('loadCachedModel');
+    await showKept(core);
+    if (other) {
+      inputs.model = true;
+      showModel('ready', `Removed the ${KIND[current]} model. ${describeModel(other, 'kept here')}`);
+    } else {
+      showModel('none', `Removed the ${KIND[current]} model from this browser. ${NO_MODEL}`);
+    }
+    updateRun();
+  });
+  await Promise.all([showKept(core), showOffers()]);
 }
 
 function describeVoice({ name, duration, sampleRate, channels, warning }) {

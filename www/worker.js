@@ -4,6 +4,7 @@ import init, * as core from './pkg/wav2lip.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, CanvasSink, Input } from './lib/mediabunny.js';
 import { Cancelled, lipSync } from './lipsync.js';
 import { decodableTrack, isImage } from './media.js';
+import { forget, keptModels, loadCheckpoint, loadKept } from './models.js';
 
 const ready = init();
 
@@ -21,102 +22,6 @@ async function adapterInfo() {
     // Moved from GPUAdapter to GPUAdapterInfo in 2025; read both.
     isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
   };
-}
-
-// The converted generator (safetensors, f32) lives in the origin-private file
-// system, so a later visit loads it without asking for the checkpoint again.
-const CACHE = { dir: 'models', file: 'generator.safetensors', about: 'generator.json' };
-
-async function cacheDir() {
-  const root = await navigator.storage.getDirectory();
-  return root.getDirectoryHandle(CACHE.dir, { create: true });
-}
-
-async function fileOrNull(dir, name) {
-  try {
-    return await dir.getFileHandle(name);
-  } catch (error) {
-    if (error.name === 'NotFoundError') return null;
-    throw error;
-  }
-}
-
-/** Load a checkpoint the user chose; keep a converted copy when we can. */
-async function loadCheckpoint(file) {
-  const started = performance.now();
-  const reader = new FileReaderSync();
-  const read = (offset, length) => new Uint8Array(reader.readAsArrayBuffer(file.slice(offset, offset + length)));
-  let dir = null;
-  let access = null;
-  try {
-    dir = await cacheDir();
-    // Written under a temporary name and renamed once complete: a reload
-    // mid-write never finds half a model.
-    const partial = await dir.getFileHandle(`${CACHE.file}.partial`, { create: true });
-    access = await partial.createSyncAccessHandle();
-    access.truncate(0);
-  } catch (error) {
-    // No OPFS (some private modes): the model still loads, just not cached.
-    console.warn(`the model will not be kept for the next visit: ${error.message}`);
-  }
-  let at = 0;
-  const write = access && ((bytes) => {
-    at += access.write(bytes, { at });
-  });
-  let report;
-  try {
-    report = core.loadModel(file.size, read, file.name, write);
-  } catch (error) {
-    // A refused file leaves the model kept from before as it was.
-    access?.close();
-    if (access) await dir.removeEntry(`${CACHE.file}.partial`).catch(() => {});
-    throw error;
-  }
-  if (access) {
-    access.flush();
-    access.close();
-    const partial = await dir.getFileHandle(`${CACHE.file}.partial`);
-    await partial.move(dir, CACHE.file);
-    await writeJson(dir, CACHE.about, { name: file.name, size: file.size, lastModified: file.lastModified, cachedBytes: at });
-  }
-  return { ...report, name: file.name, cached: Boolean(access), seconds: (performance.now() - started) / 1000 };
-}
-
-async function writeJson(dir, name, value) {
-  const writable = await (await dir.getFileHandle(name, { create: true })).createWritable();
-  await writable.write(JSON.stringify(value));
-  await writable.close();
-}
-
-/** Load the copy kept by an earlier visit; null when there is none. */
-async function loadCachedModel() {
-  const started = performance.now();
-  const dir = await cacheDir();
-  const handle = await fileOrNull(dir, CACHE.file);
-  if (!handle) return null;
-  const aboutFile = await fileOrNull(dir, CACHE.about);
-  const about = aboutFile ? JSON.parse(await (await aboutFile.getFile()).text()) : {};
-  const access = await handle.createSyncAccessHandle();
-  try {
-    const read = (offset, length) => {
-      const bytes = new Uint8Array(length);
-      access.read(bytes, { at: offset });
-      return bytes;
-    };
-    const report = core.loadModel(access.getSize(), read, about.name ?? CACHE.file, null);
-    return { ...report, name: about.name ?? null, cached: true, seconds: (performance.now() - started) / 1000 };
-  } finally {
-    access.close();
-  }
-}
-
-async function forgetModel() {
-  const dir = await cacheDir();
-  for (const name of [CACHE.file, CACHE.about, `${CACHE.file}.partial`]) {
-    await dir.removeEntry(name).catch((error) => {
-      if (error.name !== 'NotFoundError') throw error;
-    });
-  }
 }
 
 /**
@@ -235,9 +140,16 @@ const methods = {
   async checkConvolution({ backend = 'active' }) {
     return core.checkConvolution(backend);
   },
+  /** A checkpoint the user chose: loaded, and kept for next time under its kind (plain or GAN). */
   loadCheckpoint: ({ file }) => loadCheckpoint(file),
-  loadCachedModel: () => loadCachedModel(),
-  forgetModel: () => forgetModel(),
+  /** The kept model of `kind` (default: the one used last), or null. */
+  loadCachedModel: ({ kind } = {}) => loadKept(kind),
+  keptModels: () => keptModels(),
+  /** Remove the kept copy of `kind`; the model in use is unloaded if it was that one. */
+  async forgetModel({ kind, unload }) {
+    await forget(kind);
+    if (unload) core.unloadModel();
+  },
   loadVoice: ({ file }) => loadVoice(file),
   /** A photo or video's first picture (an ImageBitmap) and its faces. */
   openFace: ({ file }) => openFace(file),

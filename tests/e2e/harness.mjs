@@ -1,7 +1,12 @@
 // Shared set-up for the browser tests: the app's own server on a free port, and
 // Debian's Chromium driven by playwright-core (never a downloaded browser).
 import { chromium } from 'playwright-core';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
+
+/** The media `make test` generates (never committed), served under /generated/. */
+export const GENERATED = process.env.WAV2LIP_FIXTURES ?? join(homedir(), '.cache/wav2lip/fixtures');
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -25,7 +30,7 @@ const QUIET = [
  * `foreignRequests`.
  */
 export async function openApp(path = '/', { webgpu = true } = {}) {
-  const server = await serve({ port: 0 });
+  const server = await serve({ port: 0, mounts: { '/generated/': GENERATED } });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -36,7 +36,7 @@ for (const [backend, tolerance] of [['webgpu', 1e-3], ['cpu', 1e-4]]) {
       await modelState(app.page, 'none');
       await app.page.setInputFiles('#model-file', CHECKPOINT);
       const status = await modelState(app.page, 'ready');
-      assert.match(status, /formula7\.pth loaded, ready/);
+      assert.match(status, /formula7\.pth \(plain\) loaded, ready/);
       assert.doesNotMatch(status, /could not be kept/);
 
       const first = await generateIn(app.page, data);
@@ -46,7 +46,7 @@ for (const [backend, tolerance] of [['webgpu', 1e-3], ['cpu', 1e-4]]) {
 
       // The next visit: the converted copy in OPFS, with no file chosen.
       await app.page.reload();
-      assert.match(await modelState(app.page, 'ready'), /formula7\.pth from an earlier visit, ready/);
+      assert.match(await modelState(app.page, 'ready'), /formula7\.pth \(plain\) from an earlier visit, ready/);
       const again = await generateIn(app.page, data);
       assert.equal(maxAbsDiff(again.out, first.out), 0, 'the kept copy holds the exact weights');
       assert.deepEqual(app.foreignRequests, []);
@@ -67,6 +67,48 @@ test('files that are not the generator are refused with what they are', async ()
     assert.match(await modelState(app.page, 'error'), /notes\.pth: not a readable checkpoint/);
     const empty = await app.page.evaluate(() => window.wav2lip.call('generate', { mel: new Float32Array(1280), face: new Float32Array(55296), batch: 1 }).catch((e) => e.message));
     assert.match(empty, /no model loaded/);
+  } finally {
+    await app.close();
+  }
+});
+
+/** Wait until the model's status line reads `pattern` (it may say something else first). */
+async function modelSays(page, pattern) {
+  await page.waitForFunction(([source, flags]) => new RegExp(source, flags).test(document.querySelector('#model-status').textContent),
+    [pattern.source, pattern.flags], { timeout: 300_000 });
+}
+
+test('a model the site offers downloads from its own origin; plain and GAN are both kept, switched between, and removed', async () => {
+  const app = await openApp('/?backend=cpu');
+  const { page } = app;
+  try {
+    // A deployment that lists the GAN checkpoint in models/manifest.json.
+    await page.route('**/models/manifest.json', (route) =>
+      route.fulfill({ json: { models: [{ name: 'wav2lip_gan.pth', url: '/generated/formula7.pth' }] } }));
+    await page.reload();
+    await backendOf(page);
+    await modelState(page, 'none');
+    await page.click('text=Get wav2lip_gan.pth from this site');
+    await modelSays(page, /Model: wav2lip_gan\.pth \(GAN\) loaded, ready/);
+    await page.setInputFiles('#model-file', CHECKPOINT);
+    await modelSays(page, /Model: formula7\.pth \(plain\) loaded, ready/);
+
+    await page.locator('#model-use').waitFor({ state: 'visible' }); // both kinds kept: a choice
+    await page.selectOption('#model-use', 'gan');
+    await modelSays(page, /Model: wav2lip_gan\.pth \(GAN\) kept here, ready/);
+    await page.reload();
+    await modelSays(page, /wav2lip_gan\.pth \(GAN\) from an earlier visit, ready/);
+    await page.waitForFunction(() => /This site stores \d+ MB here/.test(document.querySelector('#model-storage').textContent));
+
+    await page.click('#model-remove');
+    await modelSays(page, /Removed the GAN model\. Model: formula7\.pth \(plain\) kept here, ready/);
+    await page.locator('#model-use').waitFor({ state: 'hidden' });
+    await page.click('#model-remove');
+    await modelSays(page, /Removed the plain model from this browser\. No model yet/);
+    await page.locator('#model-kept').waitFor({ state: 'hidden' });
+    const empty = await page.evaluate(() => window.wav2lip.call('generate', { mel: new Float32Array(1280), face: new Float32Array(55296), batch: 1 }).catch((e) => e.message));
+    assert.match(empty, /no model loaded/);
+    assert.deepEqual(app.foreignRequests, []);
   } finally {
     await app.close();
   }

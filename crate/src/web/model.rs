@@ -101,6 +101,12 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
     })
 }
 
+/// Drop the loaded generator (the user removed it).
+#[wasm_bindgen(js_name = unloadModel)]
+pub fn unload_model() {
+    MODEL.with(|slot| slot.borrow_mut().take());
+}
+
 /// The loaded generator, or what to do without one.
 pub(super) fn current() -> Result<Rc<Generator>, JsError> {
     MODEL
