@@ -9,7 +9,7 @@ import {
   QUALITY_HIGH, StreamTarget, BufferTarget, VideoSample, VideoSampleSource, WebMOutputFormat,
   getFirstEncodableAudioCodec, getFirstEncodableVideoCodec,
 } from './lib/mediabunny.js';
-import { decodableTrack, isImage } from './media.js';
+import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
 
 /** A photo is shown this many times a second in the output. */
 const PHOTO_FPS = 25;
@@ -29,17 +29,9 @@ export class Cancelled extends Error {
  */
 async function openFaceInput(file) {
   if (isImage(file)) {
-    let bitmap;
-    try {
-      bitmap = await createImageBitmap(file);
-    } catch {
-      throw new Error('the face photo is not an image this browser can read; try JPEG, PNG or WebP');
-    }
-    const { width, height } = bitmap;
-    const canvas = new OffscreenCanvas(width, height);
+    const canvas = await photoCanvas(file);
+    const { width, height } = canvas;
     const g = canvas.getContext('2d');
-    g.drawImage(bitmap, 0, 0);
-    bitmap.close();
     const pixels = new Uint8Array(g.getImageData(0, 0, width, height).data.buffer);
     return {
       kind: 'photo', width, height, fps: PHOTO_FPS, count: 1,
@@ -51,14 +43,9 @@ async function openFaceInput(file) {
   }
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
-    const track = await decodableTrack(input, 'video', {
-      unreadable: 'the face video is not a video this browser can read',
-      formats: 'MP4, WebM, MOV, JPEG or PNG',
-      missing: 'the face video has no picture: choose a video or a photo of the face',
-      convert: 'H.264 MP4 or VP9 WebM',
-    });
+    const track = await decodableTrack(input, 'video', FACE_TRACK);
     const stats = await track.computePacketStats();
-    if (stats.packetCount === 0) throw new Error('the face video has no frames');
+    if (stats.packetCount === 0) throw new Error('its video track has no frames');
     const first = await track.getFirstTimestamp();
     // A single frame has no rate: show it like a photo.
     const fps = stats.packetCount > 1 && stats.averagePacketRate > 0 ? stats.averagePacketRate : PHOTO_FPS;
@@ -88,6 +75,15 @@ async function openFaceInput(file) {
   } catch (error) {
     input.dispose?.();
     throw error;
+  }
+}
+
+/** `work`, its error (if any) saying which file it was about. */
+async function named(file, work) {
+  try {
+    return await work;
+  } catch (error) {
+    throw new Error(`${file.name}: ${error.message}`);
   }
 }
 
@@ -153,12 +149,7 @@ async function outputFile(name) {
 /** The voice's samples, fed to `source` as the video advances (interleaved). */
 async function voiceFeeder(file, source) {
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
-  const track = await decodableTrack(input, 'audio', {
-    unreadable: 'the voice is not an audio or video file this browser can read',
-    formats: 'WAV, MP3, M4A, Ogg or WebM',
-    missing: 'the voice file has no sound: choose a recording of the voice, or a video with sound',
-    convert: 'WAV, MP3 or Opus',
-  });
+  const track = await decodableTrack(input, 'audio', VOICE_TRACK);
   const samples = new AudioSampleSink(track).samples();
   let start = null;
   let done = false;
@@ -191,7 +182,7 @@ async function voiceFeeder(file, source) {
  */
 export async function lipSync({ face, voice, options = {}, label = true, batch = 4 }, report, cancelled) {
   const started = performance.now();
-  const source = await openFaceInput(face);
+  const source = await named(face, openFaceInput(face));
   let output = null;
   let destination = null;
   let feeder = null;
@@ -213,7 +204,7 @@ export async function lipSync({ face, voice, options = {}, label = true, batch =
     output.addVideoTrack(video, { frameRate: source.fps });
     output.addAudioTrack(audio);
     output.setMetadataTags({ comment: DISCLOSURE, description: DISCLOSURE });
-    feeder = await voiceFeeder(voice, audio);
+    feeder = await named(voice, voiceFeeder(voice, audio));
     await output.start();
 
     let done = 0;

@@ -3,7 +3,7 @@
 import init, * as core from './pkg/wav2lip.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, CanvasSink, Input } from './lib/mediabunny.js';
 import { Cancelled, lipSync } from './lipsync.js';
-import { decodableTrack, isImage } from './media.js';
+import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
 import { forget, keptModels, loadCheckpoint, loadKept } from './models.js';
 
 const ready = init();
@@ -33,12 +33,7 @@ async function loadVoice(file) {
   const started = performance.now();
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
-    const track = await decodableTrack(input, 'audio', {
-      unreadable: 'not an audio or video file this browser can read',
-      formats: 'WAV, MP3, M4A, Ogg or WebM',
-      missing: 'it has no sound: choose a recording of the voice, or a video with sound',
-      convert: 'WAV, MP3 or Opus',
-    });
+    const track = await decodableTrack(input, 'audio', VOICE_TRACK);
     let format = null;
     for await (const sample of new AudioSampleSink(track).samples()) {
       try {
@@ -67,26 +62,10 @@ async function loadVoice(file) {
 
 /** The first picture of a photo or a video (rotation applied), on a canvas. */
 async function firstPicture(file) {
-  if (isImage(file)) {
-    let bitmap;
-    try {
-      bitmap = await createImageBitmap(file);
-    } catch {
-      throw new Error('not an image this browser can read; try JPEG, PNG or WebP');
-    }
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    canvas.getContext('2d').drawImage(bitmap, 0, 0);
-    bitmap.close();
-    return { canvas, kind: 'photo' };
-  }
+  if (isImage(file)) return { canvas: await photoCanvas(file), kind: 'photo' };
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
-    const track = await decodableTrack(input, 'video', {
-      unreadable: 'not a video or photo this browser can read',
-      formats: 'MP4, WebM, MOV, JPEG or PNG',
-      missing: 'it has no picture: choose a video or a photo of the face',
-      convert: 'H.264 MP4 or VP9 WebM',
-    });
+    const track = await decodableTrack(input, 'video', FACE_TRACK);
     for await (const { canvas } of new CanvasSink(track, { poolSize: 1 }).canvases()) {
       return { canvas, kind: 'video' };
     }
