@@ -7,7 +7,7 @@ PORT ?= 8080
 # Large files the browser tests need, written by the CLI (never committed).
 export WAV2LIP_FIXTURES ?= $(HOME)/.cache/wav2lip/fixtures
 
-.PHONY: setup wasm js native serve test test-native test-e2e bench fuzz clean
+.PHONY: setup wasm js native serve dist test test-native test-e2e bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,11 +17,17 @@ wasm: setup
 
 # The browser libraries and the face detector's weights the app loads, from
 # node_modules (setup installs them from the lockfile) to www/lib/, which is
-# not committed.
+# not committed; then the service worker's list of files (and version).
 js: setup
 	mkdir -p www/lib
 	cp node_modules/mediabunny/dist/bundles/mediabunny.min.mjs www/lib/mediabunny.js
 	cp node_modules/@mediapipe/face_detection/face_detection_short_range.tflite www/lib/
+	node scripts/precache.mjs
+
+# The static site, in one folder any static host can serve (see README for
+# the headers it must send).
+dist: wasm js
+	node scripts/precache.mjs --dist dist
 
 native: setup
 	cargo build --release --locked -p wav2lip
@@ -73,4 +79,4 @@ fuzz:
 	cd crate && env -u CARGO_TARGET_DIR cargo +nightly fuzz run --sanitizer none checkpoint -- -runs=$(FUZZ_RUNS) -max_len=262144 -rss_limit_mb=2048 -timeout=10
 
 clean:
-	rm -rf www/pkg www/lib
+	rm -rf www/pkg www/lib dist

@@ -6,6 +6,7 @@
 #   noface.mp4     1 s of a test pattern with the same voice: no face anywhere
 #   silent.mp4     talking.mp4 without its sound
 #   truncated.mp4  the first half of talking.mp4's bytes (an interrupted copy)
+#   short.wav      under a second of the voice, for quick whole jobs
 set -euo pipefail
 out=${1:?usage: test-clips.sh DIR}
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,6 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 ff() { ffmpeg -hide_banner -loglevel error -y "$@"; }
 
 espeak-ng -v en -s 165 -w "$tmp/voice.wav" "Hello there. The lips now follow this voice."
+espeak-ng -v en -s 165 -w "$out/short.wav" "Hi there."
 # The photo on a 16:9 grey canvas, then a 25 fps camera move: the view
 # narrows from 800 to 711 pixels wide and drifts right (the face moves left
 # and grows in the frame).

@@ -130,6 +130,14 @@ async function chooseFormat(width, height) {
 // only the latest is kept.
 const OUTPUT_DIR = 'output';
 
+/** Remove the kept videos (the page's links to them stop working). */
+export async function clearOutputs() {
+  const root = await navigator.storage.getDirectory();
+  await root.removeEntry(OUTPUT_DIR, { recursive: true }).catch((error) => {
+    if (error.name !== 'NotFoundError') throw error;
+  });
+}
+
 async function outputFile(name) {
   try {
     const root = await navigator.storage.getDirectory();

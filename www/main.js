@@ -1,6 +1,7 @@
 // The page: starts the core, shows what it runs on, takes a model, a face
 // and a voice, and runs the lip-sync job with progress, cancel and the result.
 import { Core } from './bridge.js';
+import { startOffline } from './offline.js';
 import { recordInto } from './record.js';
 
 const status = document.querySelector('#backend');
@@ -91,8 +92,15 @@ async function showKept(core) {
     new Option(`${KIND[kind]}: ${name ?? 'unnamed'} (${(bytes / 1e6).toFixed(0)} MB kept)`, kind, false, kind === current)));
   use.hidden = kept.length < 2;
   document.querySelector('#model-kept').hidden = kept.length === 0;
+  await showStorage();
+}
+
+/** What this site keeps on the machine (models, the last video, the app's files). */
+async function showStorage() {
   const storage = await navigator.storage?.estimate?.();
-  document.querySelector('#model-storage').textContent = storage ? `This site stores ${(storage.usage / 1e6).toFixed(0)} MB here.` : '';
+  const text = storage ? `This site stores ${(storage.usage / 1e6).toFixed(0)} MB here.` : '';
+  document.querySelector('#model-storage').textContent = text;
+  document.querySelector('#storage').textContent = text;
 }
 
 /** Models a deployment offers from its own origin (`models/manifest.json`). */
@@ -183,6 +191,15 @@ async function startModel(core) {
     } else {
       showModel('none', `Removed the ${KIND[current]} model from this browser. ${NO_MODEL}`);
     }
+    updateRun();
+  });
+  const clear = document.querySelector('#clear-storage');
+  clear.hidden = false;
+  clear.addEventListener('click', async () => {
+    await core.call('clearStorage');
+    inputs.model = false;
+    showModel('none', `Removed the kept models and videos. ${NO_MODEL}`);
+    await showKept(core);
     updateRun();
   });
   await Promise.all([showKept(core), showOffers()]);
@@ -386,6 +403,7 @@ async function main() {
     return;
   }
   window.wav2lip = core; // for the console and the end-to-end tests
+  startOffline(document.querySelector('#offline'), document.querySelector('#update'));
   startFace(core);
   startVoice(core);
   recordInto(document.querySelector('#face-record'), faceFile, { video: true, audio: true }, 'camera');

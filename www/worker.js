@@ -2,7 +2,7 @@
 // handled one at a time: the core owns one device and one job.
 import init, * as core from './pkg/wav2lip.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, CanvasSink, Input } from './lib/mediabunny.js';
-import { Cancelled, lipSync } from './lipsync.js';
+import { Cancelled, clearOutputs, lipSync } from './lipsync.js';
 import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
 import { forget, keptModels, loadCheckpoint, loadKept } from './models.js';
 
@@ -124,6 +124,13 @@ const methods = {
   /** The kept model of `kind` (default: the one used last), or null. */
   loadCachedModel: ({ kind } = {}) => loadKept(kind),
   keptModels: () => keptModels(),
+  /** Remove every kept model and video from OPFS, and unload the model. */
+  async clearStorage() {
+    await forget('plain');
+    await forget('gan');
+    await clearOutputs();
+    core.unloadModel();
+  },
   /** Remove the kept copy of `kind`; the model in use is unloaded if it was that one. */
   async forgetModel({ kind, unload }) {
     await forget(kind);

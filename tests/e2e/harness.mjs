@@ -26,11 +26,14 @@ const QUIET = [
 
 /**
  * Serve the app and open it in Chromium. `webgpu: false` starts a browser
- * without WebGPU. Every request that leaves the app's origin is recorded in
+ * without WebGPU; `mounts` serves other folders under URL prefixes (see
+ * scripts/serve.mjs). Every request that leaves the app's origin is recorded in
  * `foreignRequests`.
  */
-export async function openApp(path = '/', { webgpu = true } = {}) {
-  const server = await serve({ port: 0, mounts: { '/generated/': GENERATED } });
+export async function openApp(path = '/', { webgpu = true, mounts = {} } = {}) {
+  // `mounts` is read on every request: a test may change what is served.
+  Object.assign(mounts, { '/generated/': GENERATED });
+  const server = await serve({ port: 0, mounts });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -1,0 +1,41 @@
+// The service worker: the app works offline after one visit. Everything the
+// app needs to run a job (the page, its scripts, the wasm core, mediabunny,
+// the face detector's weights) is cached at install, in a cache named for
+// this deployment's version; the list and the version come from
+// www/lib/precache.js, written by `make` (scripts/precache.mjs). The Wav2Lip
+// model is not here: it lives in OPFS (www/models.js).
+importScripts('www/lib/precache.js');
+
+const CACHE = `wav2lip-${self.PRECACHE.version}`;
+
+self.addEventListener('install', (event) => {
+  // `reload`: past the HTTP cache, so a new version never caches old files.
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(self.PRECACHE.files.map((url) => new Request(url, { cache: 'reload' })))));
+});
+
+self.addEventListener('activate', (event) => {
+  // Old deployments' caches go; this one takes over open pages.
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('wav2lip-') && name !== CACHE) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+// A new version waits until the page, told by the user, asks it to take over.
+self.addEventListener('message', ({ data }) => {
+  if (data === 'activate') self.skipWaiting();
+});
+
+self.addEventListener('fetch', (event) => {
+  const { request } = event;
+  const url = new URL(request.url);
+  if (request.method !== 'GET' || url.origin !== location.origin) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    // The page itself under any of its addresses (/, /index.html, ?backend=…).
+    const key = request.mode === 'navigate' ? new URL('./', location.href).href : url.href.split('?')[0];
+    return (await cache.match(key)) ?? fetch(request);
+  })());
+});
