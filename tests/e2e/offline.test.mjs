@@ -67,7 +67,18 @@ test('after one visit the app installs, updates to a new deployment on request, 
     await page.setInputFiles('#voice-file', join(GENERATED, 'short.wav'));
     await statusState(page, '#voice-status', 'ready');
     await page.click('#run');
-    assert.match(await statusState(page, '#run-status', ['ready', 'error'], 600_000), /^Done: \d+ frames, 512×512 at 25\.00 fps/);
+    const done = await statusState(page, '#run-status', ['ready', 'error'], 600_000);
+    console.log(`offline: ${done}`);
+    assert.match(done, /^Done: \d+ frames, 512×512 at 25\.00 fps/);
+
+    // The storage the model and the video take is shown, and cleared on request.
+    const used = () => page.evaluate(async () => (await navigator.storage.estimate()).usage);
+    const before = await used();
+    assert.match(await page.locator('#storage').textContent(), /This site stores \d+ MB here/);
+    await page.click('#clear-storage');
+    await page.waitForFunction(() => /Removed the kept models and videos/.test(document.querySelector('#model-status').textContent));
+    assert.ok(await used() < before - 100e6, 'the 145 MB model copy is gone');
+    assert.equal(await page.locator('#run').isEnabled(), false, 'no model now');
     assert.deepEqual(app.foreignRequests, []);
   } finally {
     await app.close();
