@@ -34,8 +34,11 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET' || url.origin !== location.origin) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
-    // The page itself under any of its addresses (/, /index.html, ?backend=…).
-    const key = request.mode === 'navigate' ? new URL('./', location.href).href : url.href.split('?')[0];
+    // The app's page under any of its addresses (/, /index.html, ?backend=…);
+    // other files by address, queries aside.
+    const root = new URL('./', location.href).href;
+    const path = url.href.split('?')[0];
+    const key = path === `${root}index.html` ? root : path;
     return (await cache.match(key)) ?? fetch(request);
   })());
 });
