@@ -7,6 +7,8 @@
 importScripts('www/lib/precache.js');
 
 const CACHE = `wav2lip-${self.PRECACHE.version}`;
+// The app's page: what its addresses (/, /index.html, ?backend=…) are served as.
+const ROOT = new URL('./', location.href).href;
 
 self.addEventListener('install', (event) => {
   // `reload`: past the HTTP cache, so a new version never caches old files.
@@ -34,11 +36,9 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET' || url.origin !== location.origin) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
-    // The app's page under any of its addresses (/, /index.html, ?backend=…);
-    // other files by address, queries aside.
-    const root = new URL('./', location.href).href;
+    // Files by address, queries aside; the page under any of its addresses.
     const path = url.href.split('?')[0];
-    const key = path === `${root}index.html` ? root : path;
+    const key = path === `${ROOT}index.html` ? ROOT : path;
     return (await cache.match(key)) ?? fetch(request);
   })());
 });

@@ -1,7 +1,7 @@
 // The benchmark page: the generator's ms/frame per backend and batch size,
 // each backend in a worker of its own (one WebGPU device per worker), the
 // median of a few runs after a first call that compiles kernels.
-import { Core } from './bridge.js';
+import { adapterName, Core } from './bridge.js';
 
 const status = document.querySelector('#bench-status');
 const rows = document.querySelector('#bench-results tbody');
@@ -11,10 +11,9 @@ function say(state, text) {
   status.dataset.state = state;
 }
 
-function adapterName({ backend, adapter, softwareAdapter }) {
+function device({ backend, adapter, softwareAdapter }) {
   if (backend === 'cpu') return 'CPU (WebAssembly)';
-  const name = [adapter?.vendor, adapter?.architecture, adapter?.description].filter(Boolean).join(' / ') || 'unnamed';
-  return softwareAdapter ? `${name} (software)` : name;
+  return softwareAdapter ? `${adapterName(adapter)} (software)` : adapterName(adapter);
 }
 
 async function timeBatch(core, batch, runs) {
@@ -43,7 +42,7 @@ async function benchBackend(backend, { file, batches, runs }) {
       const { first, perFrame } = await timeBatch(core, batch, runs);
       const row = rows.insertRow();
       Object.assign(row.dataset, { backend, batch, ms: perFrame.toFixed(2) });
-      for (const cell of [backend, adapterName(report), batch, perFrame.toFixed(1), first.toFixed(0)]) row.insertCell().textContent = cell;
+      for (const cell of [backend, device(report), batch, perFrame.toFixed(1), first.toFixed(0)]) row.insertCell().textContent = cell;
     }
   } finally {
     core.terminate();

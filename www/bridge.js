@@ -2,6 +2,11 @@
 // Every call returns a promise; the worker answers in order, and a long call
 // may report progress on the way.
 
+/** A WebGPU adapter's name, from the core's start report (`adapter`). */
+export function adapterName(adapter) {
+  return [adapter?.vendor, adapter?.architecture, adapter?.description].filter(Boolean).join(' / ') || 'unnamed';
+}
+
 export class Core {
   #worker;
   #next = 1;

@@ -1,8 +1,8 @@
 // The page: starts the core, shows what it runs on, takes a model, a face
 // and a voice, and runs the lip-sync job with progress, cancel and the result.
-import { Core } from './bridge.js';
+import { adapterName, Core } from './bridge.js';
 import { startOffline } from './offline.js';
-import { recordInto } from './record.js';
+import { recordWith } from './record.js';
 
 const status = document.querySelector('#backend');
 const modelFile = document.querySelector('#model-file');
@@ -33,6 +33,20 @@ const showModel = (state, text) => show(modelStatus, state, text);
 const showVoice = (state, text) => show(voiceStatus, state, text);
 
 /**
+ * Hand `files` to a file input as if the user had chosen them: dropped,
+ * downloaded or recorded files take the chosen files' one way in.
+ */
+function choose(input, files) {
+  if (!(files instanceof FileList)) {
+    const transfer = new DataTransfer();
+    [files].flat().forEach((file) => transfer.items.add(file));
+    files = transfer.files;
+  }
+  input.files = files;
+  input.dispatchEvent(new Event('change'));
+}
+
+/**
  * When the user chooses a file in `input`: say `loading(file)`, run
  * `load(file)`, and say what it gave (or why it failed) through `say`.
  * The input is disabled meanwhile.
@@ -51,8 +65,7 @@ function onFileChosen(input, say, { loading, load }) {
     delete zone.dataset.dropping;
     if (input.disabled || event.dataTransfer.files.length === 0) return;
     event.preventDefault();
-    input.files = event.dataTransfer.files;
-    input.dispatchEvent(new Event('change'));
+    choose(input, event.dataTransfer.files);
   });
   input.addEventListener('change', async () => {
     const [file] = input.files;
@@ -124,10 +137,7 @@ async function showOffers() {
       try {
         const response = await fetch(new URL(url, location.href));
         if (!response.ok) throw new Error(`the site answered HTTP ${response.status}`);
-        const transfer = new DataTransfer();
-        transfer.items.add(new File([await response.blob()], name));
-        modelFile.files = transfer.files;
-        modelFile.dispatchEvent(new Event('change'));
+        choose(modelFile, new File([await response.blob()], name));
       } catch (error) {
         showModel('error', `${name} could not be downloaded (${error.message}); choose the file from your disk instead.`);
       } finally {
@@ -381,8 +391,7 @@ function describe({ backend, reason, adapter, softwareAdapter }) {
   const engine = backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)';
   const lines = [`Compute: ${engine} — ${reason}.`];
   if (adapter) {
-    const name = [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' / ');
-    lines.push(`WebGPU adapter: ${name || 'unnamed'}${softwareAdapter ? ' (software adapter)' : ''}`);
+    lines.push(`WebGPU adapter: ${adapterName(adapter)}${softwareAdapter ? ' (software adapter)' : ''}`);
   } else {
     lines.push('WebGPU adapter: none');
   }
@@ -406,8 +415,14 @@ async function main() {
   startOffline(document.querySelector('#offline'), document.querySelector('#update'));
   startFace(core);
   startVoice(core);
-  recordInto(document.querySelector('#face-record'), faceFile, { video: true, audio: true }, 'camera');
-  recordInto(document.querySelector('#voice-record'), voiceFile, { audio: true }, 'microphone');
+  recordWith(document.querySelector('#face-record'), { video: true, audio: true }, 'camera', {
+    done: (file) => choose(faceFile, file),
+    failed: (message) => show(faceStatus, 'error', message),
+  });
+  recordWith(document.querySelector('#voice-record'), { audio: true }, 'microphone', {
+    done: (file) => choose(voiceFile, file),
+    failed: (message) => showVoice('error', message),
+  });
   startRun(core);
   await startModel(core);
   updateRun();

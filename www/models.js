@@ -9,6 +9,7 @@
 import * as core from './pkg/wav2lip.js';
 
 const DIR = 'models';
+const KINDS = ['plain', 'gan'];
 const CURRENT = 'current.json';
 const files = (kind) => ({ weights: `${kind}.safetensors`, about: `${kind}.json`, partial: `${kind}.safetensors.partial` });
 
@@ -88,7 +89,7 @@ export async function loadCheckpoint(file) {
 export async function keptModels() {
   const dir = await modelsDir();
   const kept = [];
-  for (const kind of ['plain', 'gan']) {
+  for (const kind of KINDS) {
     const handle = await fileOrNull(dir, files(kind).weights);
     if (!handle) continue;
     const about = (await readJson(dir, files(kind).about)) ?? {};
@@ -122,6 +123,11 @@ export async function loadKept(kind = null) {
   }
   await writeJson(dir, CURRENT, { kind });
   return { ...report, name: about.name ?? null, kind, cached: true, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Remove every kept copy. */
+export async function forgetAll() {
+  for (const kind of KINDS) await forget(kind);
 }
 
 /** Remove the kept copy of `kind` (the model in use stays until another loads). */

@@ -1,12 +1,13 @@
 // Recording on the page: the microphone for a voice, the camera for a face.
-// The recording becomes a file like any other and goes through the same
-// input (so the same checks and messages apply).
+// The recording becomes a file like any other; the page hands it to the same
+// input as a chosen file (so the same checks and messages apply).
 
 /**
  * Make `button` start and stop a recording of `constraints`
- * (getUserMedia's), handing the result to `input` as a file named `name`.
+ * (getUserMedia's): `done(file)` gets it, named `name`; `failed(message)`
+ * hears why recording could not start.
  */
-export function recordInto(button, input, constraints, name) {
+export function recordWith(button, constraints, name, { done, failed }) {
   const idle = button.textContent;
   let recorder = null;
   button.hidden = !navigator.mediaDevices?.getUserMedia || typeof MediaRecorder === 'undefined';
@@ -20,9 +21,7 @@ export function recordInto(button, input, constraints, name) {
       stream = await navigator.mediaDevices.getUserMedia(constraints);
     } catch (error) {
       const why = error.name === 'NotAllowedError' ? 'permission was refused (allow it in the address bar)' : error.message;
-      const status = input.closest('section').querySelector('[aria-live]');
-      status.textContent = `Could not start recording: ${why}.`;
-      status.dataset.state = 'error';
+      failed(`Could not start recording: ${why}.`);
       return;
     }
     const chunks = [];
@@ -35,10 +34,7 @@ export function recordInto(button, input, constraints, name) {
       button.textContent = idle;
       button.dataset.recording = 'false';
       const extension = type.includes('mp4') ? 'mp4' : 'webm';
-      const transfer = new DataTransfer();
-      transfer.items.add(new File(chunks, `${name}.${extension}`, { type }));
-      input.files = transfer.files;
-      input.dispatchEvent(new Event('change'));
+      done(new File(chunks, `${name}.${extension}`, { type }));
     };
     recorder.start(250);
     button.textContent = 'Stop recording';

@@ -4,7 +4,7 @@ import init, * as core from './pkg/wav2lip.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, CanvasSink, Input } from './lib/mediabunny.js';
 import { Cancelled, clearOutputs, lipSync } from './lipsync.js';
 import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
-import { forget, keptModels, loadCheckpoint, loadKept } from './models.js';
+import { forget, forgetAll, keptModels, loadCheckpoint, loadKept } from './models.js';
 
 const ready = init();
 
@@ -126,8 +126,7 @@ const methods = {
   keptModels: () => keptModels(),
   /** Remove every kept model and video from OPFS, and unload the model. */
   async clearStorage() {
-    await forget('plain');
-    await forget('gan');
+    await forgetAll();
     await clearOutputs();
     core.unloadModel();
   },

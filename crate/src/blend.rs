@@ -245,7 +245,7 @@ mod tests {
         let mut framing = Framing::new(Options::default(), width, height).unwrap();
         let mut placements = Vec::new();
         for frame in &frames {
-            let faces = detector.detect(&[Rgba { pixels: frame, width, height }]).unwrap().remove(0);
+            let faces = detector.detect(&Rgba { pixels: frame, width, height }).unwrap();
             placements.extend(framing.push(&faces));
         }
         placements.extend(framing.finish().unwrap());

@@ -119,7 +119,7 @@ impl Job {
     /// The next source frame (RGBA at the source size); `detector` is
     /// needed unless the options fixed the box.
     pub fn push(&mut self, rgba: Vec<u8>, detector: Option<&Detector>) -> Result<(), String> {
-        if self.finished || self.pushed == self.frames() {
+        if self.pushed == self.frames() {
             return Err(format!("the job takes {} frames, one per chunk of the voice; this one is extra", self.frames()));
         }
         let (w, h) = self.source;
@@ -129,8 +129,7 @@ impl Job {
         let frame = if self.factor > 1 { framing::shrink(&rgba, w, h, self.factor).0 } else { rgba };
         let faces = if self.framing.needs_detection() {
             let detector = detector.ok_or("the face detector is not loaded")?;
-            let image = Rgba { pixels: &frame, width: self.width, height: self.height };
-            detector.detect(&[image])?.remove(0)
+            detector.detect(&Rgba { pixels: &frame, width: self.width, height: self.height })?
         } else {
             Vec::new()
         };
@@ -273,7 +272,7 @@ mod tests {
                 n as f32 / ((x1 - x0) * (y1 - y0)) as f32
             };
             // The face sits around x 250–450, y 60–300 in this clip.
-            let faces = detector.detect(&[Rgba { pixels: before, width, height }]).unwrap().remove(0);
+            let faces = detector.detect(&Rgba { pixels: before, width, height }).unwrap();
             let [x1, y1, x2, y2] = faces[0].bbox.map(|v| v as usize);
             let mouth_rows = (y1 + (y2 - y1) * 3 / 4, y2);
             assert!(changed(x1 + (x2 - x1) / 4, mouth_rows.0, x2 - (x2 - x1) / 4, mouth_rows.1) > 0.5, "the mouth changes");

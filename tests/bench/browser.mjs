@@ -5,7 +5,7 @@
 //   node tests/bench/browser.mjs CHECKPOINT.pth
 //   BACKENDS=cpu,webgpu CPU_BATCHES=1,8,32 WEBGPU_BATCHES=1 RUNS=3 node tests/bench/browser.mjs …
 import { statSync } from 'node:fs';
-import { openApp, backendOf, modelState } from '../e2e/harness.mjs';
+import { openApp, backendOf, modelState, statusState } from '../e2e/harness.mjs';
 
 const [checkpoint] = process.argv.slice(2);
 if (!checkpoint) {
@@ -42,23 +42,16 @@ for (const backend of backends) {
     const part = (name) => again[name].toFixed(2);
     console.log(`  once more, by step: ${again.seconds.toFixed(2)} s = read ${part('readSeconds')} + to the device ${part('deviceSeconds')} + worker ${(again.seconds - again.readSeconds - again.deviceSeconds).toFixed(2)}`);
 
-    for (const batch of batches[backend].map(Number)) {
-      const times = await app.page.evaluate(async ({ batch, runs }) => {
-        const mel = new Float32Array(batch * 80 * 16).map((_, i) => Math.sin(i));
-        const face = new Float32Array(batch * 6 * 96 * 96).map((_, i) => 0.5 + 0.5 * Math.sin(i * 0.7));
-        const times = [];
-        // The first call compiles kernels and sizes buffers: reported apart.
-        for (let run = 0; run <= runs; run++) {
-          const start = performance.now();
-          await window.wav2lip.call('generate', { mel, face, batch });
-          times.push(performance.now() - start);
-        }
-        return times;
-      }, { batch, runs });
-      const [first, ...rest] = times;
-      rest.sort((a, b) => a - b);
-      const median = rest[Math.floor(rest.length / 2)] ?? first;
-      console.log(`  batch ${String(batch).padStart(2)}: ${(median / batch).toFixed(1).padStart(8)} ms/frame (median of ${rest.length}: ${median.toFixed(0)} ms per batch; first ${first.toFixed(0)} ms)`);
+    // ms/frame by batch size: the benchmark page, on the model just kept.
+    await app.page.goto(`${app.origin}/bench.html`);
+    for (const box of await app.page.$$('input[name=backend]')) await box.setChecked((await box.getAttribute('value')) === backend);
+    await app.page.fill('#bench-batches', batches[backend].join(','));
+    await app.page.fill('#bench-runs', String(runs));
+    await app.page.click('#bench-run');
+    const done = await statusState(app.page, '#bench-status', ['ready', 'error'], 3_600_000);
+    if (!/^Done/.test(done)) throw new Error(done);
+    for (const { batch, ms, first } of await app.page.$$eval('#bench-results tbody tr', (rows) => rows.map((row) => ({ ...row.dataset, first: row.cells[4].textContent })))) {
+      console.log(`  batch ${batch.padStart(2)}: ${Number(ms).toFixed(1).padStart(8)} ms/frame (median of ${runs}; first call ${first} ms)`);
     }
   } finally {
     await app.close();

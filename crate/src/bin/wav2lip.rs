@@ -384,7 +384,7 @@ fn detect_command(args: &[String]) -> Result<(), String> {
     };
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     let (pixels, width, height) = read_png(&bytes).map_err(|e| format!("{path}: {e}"))?;
-    let faces = detector(&flags)?.detect(&[Rgba { pixels: &pixels, width, height }])?.remove(0);
+    let faces = detector(&flags)?.detect(&Rgba { pixels: &pixels, width, height })?;
     let found: Vec<_> = faces.into_iter().map(|face| crop::frame(face, pads, width, height)).collect();
     let report = serde_json::json!({ "image": path, "width": width, "height": height, "faces": found });
     println!("{}", serde_json::to_string(&report).expect("plain values"));
@@ -399,8 +399,7 @@ fn bench_detect_command(args: &[String]) -> Result<(), String> {
     let runs = count(&flags, "--runs", 20)?;
     let detector = detector(&flags)?;
     // A face as the app meets it: the test photo enlarged 3× (nearest
-    // neighbour) in a 1280×720 frame, as the browser bench draws it. Real
-    // images matter: in wasm, noise runs twice as fast as a face.
+    // neighbour) in a 1280×720 frame, as the browser bench draws it.
     let photo = "tests/fixtures/astronaut.png";
     let (pixels, pw, ph) = read_png(&std::fs::read(photo).map_err(|e| format!("{photo}: {e} (run from the repository)"))?)?;
     let (width, height) = (1280, 720);
@@ -413,7 +412,7 @@ fn bench_detect_command(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    let image = [Rgba { pixels: &frame, width, height }];
+    let image = Rgba { pixels: &frame, width, height };
     detector.detect(&image)?;
     let median = median_seconds(runs, || detector.detect(&image).map(drop))?;
     println!("detect, cpu, 1280x720: {:.2} ms/frame (median of {runs})", median * 1e3);
@@ -473,7 +472,7 @@ fn formula_checkpoint_command(args: &[String]) -> Result<(), String> {
     let entries: Vec<Entry> = weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
     let output = required(&flags, "-o")?;
     // The released files hold Adam's two moments beside the 36.3 M parameters.
-    let optimizer = if !released_size { 0 } else { 2 * entries.iter().map(|e| e.values.len()).sum::<usize>() };
+    let optimizer = if released_size { 2 * entries.iter().map(|e| e.values.len()).sum::<usize>() } else { 0 };
     std::fs::write(output, legacy_checkpoint(&entries, optimizer)).map_err(|e| format!("{output}: {e}"))?;
     println!("wrote {output}: formula weights, seed {seed}, legacy format");
     Ok(())

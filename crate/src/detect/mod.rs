@@ -57,12 +57,8 @@ impl Detector {
         Ok(Self { network, config, anchors: blazeface::anchors(config) })
     }
 
-    /// Faces in each image, best first.
-    pub fn detect(&self, images: &[Rgba<'_>]) -> Result<Vec<Vec<Face>>, String> {
-        images.iter().map(|image| self.detect_one(image)).collect()
-    }
-
-    fn detect_one(&self, image: &Rgba<'_>) -> Result<Vec<Face>, String> {
+    /// Faces in an image, best first.
+    pub fn detect(&self, image: &Rgba<'_>) -> Result<Vec<Face>, String> {
         let (input, letterbox) = letterbox(image, self.config.input)?;
         let outputs = self.network.forward(input).map_err(|e| e.to_string())?;
         // Which output is which: 16 values per row (boxes) or 1 (scores).
@@ -153,16 +149,12 @@ pub fn read_png(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdata::{astronaut, detector_model};
-
-    fn detector() -> Detector {
-        Detector::new(&detector_model()).unwrap()
-    }
+    use crate::testdata::{astronaut, detector, detector_model};
 
     #[test]
     fn finds_the_astronauts_face() {
         let (pixels, width, height) = astronaut();
-        let faces = (detector().detect(&[Rgba { pixels: &pixels, width, height }])).unwrap().remove(0);
+        let faces = detector().detect(&Rgba { pixels: &pixels, width, height }).unwrap();
         println!("{faces:?}");
         assert_eq!(faces.len(), 1);
         let [x1, y1, x2, y2] = faces[0].bbox;
@@ -178,8 +170,8 @@ mod tests {
     #[test]
     fn a_frame_without_a_face_has_none() {
         let grey = vec![128u8; 64 * 48 * 4];
-        let faces = (detector().detect(&[Rgba { pixels: &grey, width: 64, height: 48 }])).unwrap();
-        assert_eq!(faces, vec![vec![]]);
+        let faces = detector().detect(&Rgba { pixels: &grey, width: 64, height: 48 }).unwrap();
+        assert_eq!(faces, vec![]);
     }
 
     #[test]
@@ -209,7 +201,7 @@ mod tests {
                 frame[(y * fw + x) * 4..(y * fw + x) * 4 + 4].copy_from_slice(&pixels[from..from + 4]);
             }
         }
-        let faces = (detector().detect(&[Rgba { pixels: &frame, width: fw, height: fh }])).unwrap().remove(0);
+        let faces = detector().detect(&Rgba { pixels: &frame, width: fw, height: fh }).unwrap();
         assert_eq!(faces.len(), 2, "{faces:?}");
         let mut centres: Vec<f32> = faces.iter().map(|f| (f.bbox[0] + f.bbox[2]) / 2.0).collect();
         centres.sort_by(f32::total_cmp);

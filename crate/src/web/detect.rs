@@ -32,7 +32,7 @@ pub(super) fn current() -> Option<Rc<Detector>> {
 #[wasm_bindgen(js_name = detectFaces)]
 pub fn detect_faces(pixels: Vec<u8>, width: usize, height: usize) -> Result<JsValue, JsError> {
     let detector = current().ok_or_else(|| JsError::new("the face detector is not loaded: call loadDetector first"))?;
-    let faces = detector.detect(&[Rgba { pixels: &pixels, width, height }]).map_err(|e| JsError::new(&e))?.remove(0);
+    let faces = detector.detect(&Rgba { pixels: &pixels, width, height }).map_err(|e| JsError::new(&e))?;
     // The original's default pads until the page offers its own.
     let framed: Vec<_> = faces.into_iter().map(|face| crop::frame(face, Pads::default(), width, height)).collect();
     to_js(&framed)
