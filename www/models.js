@@ -100,7 +100,7 @@ export async function keptModels() {
 }
 
 /** Load the kept copy of `kind` (default: the one used last); null when none is kept. */
-export async function loadKept(kind = null) {
+export async function loadKept(kind = null, remember = true) {
   const started = performance.now();
   const dir = await modelsDir();
   kind ??= (await keptModels()).current;
@@ -121,7 +121,7 @@ export async function loadKept(kind = null) {
   } finally {
     access.close();
   }
-  await writeJson(dir, CURRENT, { kind });
+  if (remember) await writeJson(dir, CURRENT, { kind });
   return { ...report, name: about.name ?? null, kind, cached: true, seconds: (performance.now() - started) / 1000 };
 }
 

@@ -4,6 +4,7 @@ import init, * as core from './pkg/wav2lip.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, CanvasSink, Input } from './lib/mediabunny.js';
 import { Cancelled, clearOutputs, lipSync } from './lipsync.js';
 import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
+import { Helpers } from './helpers.js';
 import { forget, forgetAll, keptModels, loadCheckpoint, loadKept } from './models.js';
 
 const ready = init();
@@ -102,36 +103,59 @@ function ensureDetector() {
   return detector;
 }
 
-// The generator's batch: the GPU gains from larger ones, the CPU does not.
-const BATCH = { webgpu: 16, cpu: 4 };
+// The generator's batch: the GPU gains from larger ones; on the CPU, two
+// frames for each worker sharing it.
+const batchSize = () => (backend === 'webgpu' ? 16 : Math.max(4, 2 * (helpers.count + 1)));
 let backend = 'cpu';
+// Spare cores for the CPU path; a helper itself starts none.
+let helpers = null;
+
+/** A model just loaded: on the CPU path, helpers load it too. */
+function loaded(report) {
+  if (helpers && backend === 'cpu' && report?.cached) helpers.start(report.kind);
+  return report;
+}
 
 // Set by a 'cancel' message, which is handled at once (not queued behind
 // the job it cancels).
 let cancelRequested = false;
 
 const methods = {
-  async start({ backend: preference = 'auto' }) {
+  async start({ backend: preference = 'auto', helper = false }) {
     const report = await core.initBackend(await adapterInfo(), preference);
     backend = report.backend;
+    helpers = helper ? null : new Helpers(core);
     return report;
   },
   async checkConvolution({ backend = 'active' }) {
     return core.checkConvolution(backend);
   },
   /** A checkpoint the user chose: loaded, and kept for next time under its kind (plain or GAN). */
-  loadCheckpoint: ({ file }) => loadCheckpoint(file),
-  /** The kept model of `kind` (default: the one used last), or null. */
-  loadCachedModel: ({ kind } = {}) => loadKept(kind),
+  async loadCheckpoint({ file }) {
+    await helpers?.stop();
+    return loaded(await loadCheckpoint(file));
+  },
+  /** The kept model of `kind` (default: the one used last; `remember` it as that), or null. */
+  async loadCachedModel({ kind, remember = true } = {}) {
+    await helpers?.stop();
+    return loaded(await loadKept(kind, remember));
+  },
   keptModels: () => keptModels(),
+  /** Workers the CPU path computes on (this one and its helpers), once the helpers have started. */
+  async workers() {
+    await helpers?.ready();
+    return backend === 'cpu' ? 1 + (helpers?.count ?? 0) : 0;
+  },
   /** Remove every kept model and video from OPFS, and unload the model. */
   async clearStorage() {
+    await helpers?.stop();
     await forgetAll();
     await clearOutputs();
     core.unloadModel();
   },
   /** Remove the kept copy of `kind`; the model in use is unloaded if it was that one. */
   async forgetModel({ kind, unload }) {
+    if (unload) await helpers?.stop();
     await forget(kind);
     if (unload) core.unloadModel();
   },
@@ -153,7 +177,7 @@ const methods = {
   async lipSync({ face, voice, options, label }, progress) {
     await ensureDetector();
     cancelRequested = false;
-    return lipSync({ face, voice, options, label, batch: BATCH[backend] }, progress, () => cancelRequested);
+    return lipSync({ face, voice, options, label, batch: batchSize() }, progress, () => cancelRequested);
   },
   /** The current voice's mel spectrogram, [80, T] row-major. */
   voiceMel: () => core.voiceMel(),

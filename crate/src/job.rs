@@ -1,7 +1,7 @@
 //! One lip-sync job, the whole pipeline on a stream of frames: each source
 //! frame in output order → shrunk ([`framing::shrink`]) → faces
 //! ([`detect`]) → where the face is ([`framing`]) → the generator's inputs
-//! ([`crop`]) → a batch through the [`Generator`] → blended back ([`blend`])
+//! ([`crop`]) → a batch through the generator ([`Runner`]) → blended back ([`blend`])
 //! → the disclosure [`label`] → out, in order.
 //!
 //! The job holds only the frames still waiting: those whose face box the
@@ -21,7 +21,7 @@ use crate::blend::{MaskShape, blend};
 use crate::crop::{FACE, generator_input};
 use crate::detect::{Detector, Rgba};
 use crate::framing::{self, Framing, Options, Placement};
-use crate::generate::{FACE_VALUES, Generator, MEL_VALUES};
+use crate::generate::{FACE_VALUES, MEL_VALUES, Runner};
 use crate::label::Label;
 
 /// A frame waiting in the job: RGBA pixels at the output size.
@@ -207,7 +207,7 @@ impl Job {
     }
 
     /// Run every due batch through `generator`: the finished frames, in order.
-    pub async fn drain(&mut self, generator: &Generator) -> Result<Vec<Frame>, String> {
+    pub async fn drain(&mut self, generator: &impl Runner) -> Result<Vec<Frame>, String> {
         let mut done = Vec::new();
         while let Some(mut batch) = self.next_batch() {
             let generated = if batch.faces > 0 {
@@ -228,8 +228,8 @@ mod tests {
     use crate::blocking::block_on;
     use crate::testdata::{detector, pan_zoom_clip};
 
-    fn cpu_generator() -> Generator {
-        Generator::from_weights(&crate::formula::weights(7), &burn::tensor::Device::flex()).unwrap()
+    fn cpu_generator() -> crate::generate::Generator {
+        crate::generate::Generator::on_cpu(&crate::formula::weights(7)).unwrap()
     }
 
     /// A mel whose chunks differ from frame to frame, so mouths differ too.

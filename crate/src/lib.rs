@@ -25,7 +25,9 @@ pub mod generate;
 pub mod job;
 pub mod label;
 pub mod npy;
+pub mod nhwc;
 pub mod selftest;
+pub mod simd;
 pub mod track;
 
 #[cfg(test)]

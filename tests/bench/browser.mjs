@@ -2,12 +2,16 @@
 // File and from the OPFS copy on the next visit, and ms/frame by batch size,
 // on each compute backend. Not a test: it prints numbers.
 //
-//   node tests/bench/browser.mjs CHECKPOINT.pth
+//   node tests/bench/browser.mjs CHECKPOINT.pth [MODEL.onnx]
 //   BACKENDS=cpu,webgpu CPU_BATCHES=1,8,32 WEBGPU_BATCHES=1 RUNS=3 node tests/bench/browser.mjs …
+//
+// With MODEL.onnx (tests/bench/export-onnx.py), ONNX Runtime Web runs the
+// same model on the matching backend and batch sizes, and ours / ORT is
+// printed.
 import { statSync } from 'node:fs';
 import { openApp, backendOf, modelState, statusState } from '../e2e/harness.mjs';
 
-const [checkpoint] = process.argv.slice(2);
+const [checkpoint, onnx] = process.argv.slice(2);
 if (!checkpoint) {
   console.error('usage: node tests/bench/browser.mjs CHECKPOINT.pth');
   process.exit(2);
@@ -44,14 +48,17 @@ for (const backend of backends) {
 
     // ms/frame by batch size: the benchmark page, on the model just kept.
     await app.page.goto(`${app.origin}/bench.html`);
-    for (const box of await app.page.$$('input[name=backend]')) await box.setChecked((await box.getAttribute('value')) === backend);
+    const wanted = { backend, ort: backend === 'cpu' ? 'wasm' : backend };
+    for (const box of await app.page.$$('input[name=backend], input[name=ort]')) await box.setChecked(await box.evaluate((b, w) => b.value === w[b.name], wanted));
+    if (onnx) await app.page.setInputFiles('#bench-onnx', onnx);
     await app.page.fill('#bench-batches', batches[backend].join(','));
     await app.page.fill('#bench-runs', String(runs));
     await app.page.click('#bench-run');
     const done = await statusState(app.page, '#bench-status', ['ready', 'error'], 3_600_000);
     if (!/^Done/.test(done)) throw new Error(done);
-    for (const { batch, ms, first } of await app.page.$$eval('#bench-results tbody tr', (rows) => rows.map((row) => ({ ...row.dataset, first: row.cells[4].textContent })))) {
-      console.log(`  batch ${batch.padStart(2)}: ${Number(ms).toFixed(1).padStart(8)} ms/frame (median of ${runs}; first call ${first} ms)`);
+    for (const { engine, batch, ms, first, adapter, ratio } of await app.page.$$eval('#bench-results tbody tr', (rows) => rows.map((row) => ({ ...row.dataset, adapter: row.cells[2].textContent, first: row.cells[5].textContent })))) {
+      const versus = ratio ? `; ours / ORT ${Number(ratio).toFixed(2)}` : '';
+      console.log(`  ${engine.padEnd(7)} batch ${batch.padStart(2)}: ${Number(ms).toFixed(1).padStart(8)} ms/frame (median of ${runs}; first call ${first} ms${versus}) [${adapter}]`);
     }
   } finally {
     await app.close();

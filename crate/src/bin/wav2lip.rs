@@ -30,13 +30,14 @@ commands:
                                  the original's --pads, default 0,10,0,0)
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
-  generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|wgpu]
+  generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|flex|wgpu]
                                  run the generator: [B,1,80,16] + [B,6,96,96] -> [B,3,96,96]
   convert CHECKPOINT -o MODEL.safetensors [--f16]
                                  keep only the generator, as safetensors (f32, or f16:
                                  half the size, values rounded to about 3 digits)
-  bench [--checkpoint CKPT] [--device cpu|wgpu] [--batches 1,8,32] [--runs N]
-                                 time the generator (formula weights if no checkpoint)
+  bench [--checkpoint CKPT] [--device cpu|flex|wgpu] [--batches 1,8,32] [--runs N]
+                                 time the generator (formula weights if no checkpoint);
+                                 cpu: our own kernels, flex: burn's CPU backend
   bench detect [--runs 20]       time face detection on a 1280x720 frame (CPU)
   bench audio [--seconds 60] [--runs 5]
                                  time the mel spectrogram of that much audio at 16, 44.1
@@ -47,7 +48,7 @@ commands:
                                  --released-size, padded with optimizer state to the
                                  436 MB of the authors' files; with --syncnet, the first
                                  layers of the SyncNet expert instead (a wrong file)
-  selftest [--device cpu|wgpu]   run a 2-D convolution on a backend and compare it
+  selftest [--device cpu|wgpu]   run a 2-D convolution on a burn backend and compare it
                                  with a direct CPU computation (default: cpu)
 ";
 
@@ -103,6 +104,16 @@ fn device_named(name: &str) -> Result<Device, String> {
             .init()
             .map_err(|e| format!("no wgpu device: {e} (a Vulkan or Metal driver is needed)")),
         other => Err(format!("unknown device \"{other}\": use cpu or wgpu")),
+    }
+}
+
+/// The generator on `name`: "cpu" (our kernels), or a burn device ("flex":
+/// burn's CPU backend, "wgpu").
+fn generator_on(name: &str, weights: &Weights) -> Result<Generator, String> {
+    match name {
+        "cpu" => Generator::on_cpu(weights),
+        "flex" => Generator::on_device(weights, &Device::flex()),
+        other => Generator::on_device(weights, &device_named(other)?),
     }
 }
 
@@ -225,9 +236,8 @@ fn load_weights(path: &str) -> Result<Weights, String> {
 
 fn generate_command(args: &[String]) -> Result<(), String> {
     let flags = flags(args, &["--checkpoint", "--mel", "--face", "-o", "--device"])?;
-    let device = device_named(flags.get("--device").copied().unwrap_or("cpu"))?;
     let weights = load_weights(required(&flags, "--checkpoint")?)?;
-    let generator = Generator::from_weights(&weights, &device)?;
+    let generator = generator_on(flags.get("--device").copied().unwrap_or("cpu"), &weights)?;
 
     let (mel_shape, mel) = read_npy(required(&flags, "--mel")?)?;
     let (face_shape, face) = read_npy(required(&flags, "--face")?)?;
@@ -291,7 +301,6 @@ fn bench_command(args: &[String]) -> Result<(), String> {
     }
     let flags = flags(args, &["--checkpoint", "--device", "--batches", "--runs"])?;
     let device_name = flags.get("--device").copied().unwrap_or("cpu");
-    let device = device_named(device_name)?;
     let batches = sizes(&flags, "--batches", "1,8,32")?;
     let runs = count(&flags, "--runs", 3)?;
 
@@ -301,7 +310,7 @@ fn bench_command(args: &[String]) -> Result<(), String> {
         None => formula::weights(7),
     };
     let read = start.elapsed();
-    let generator = Generator::from_weights(&weights, &device)?;
+    let generator = generator_on(device_name, &weights)?;
     drop(weights);
     println!("device {device_name}: weights read in {:.0} ms, on the device in {:.0} ms", read.as_secs_f64() * 1e3, (start.elapsed() - read).as_secs_f64() * 1e3);
 

@@ -10,7 +10,8 @@
 //! Values stay in TFLite's NHWC layout, so RESHAPE to `[1, rows, values]`
 //! is free: such a value is held as an image of height 1.
 
-use super::kernels::{self, Conv, Depthwise, Image};
+use super::kernels::{self, Conv, Depthwise};
+use crate::nhwc::Image;
 use super::tflite::{Activation, Model, OpKind, Options, Padding, TfliteError};
 
 #[derive(Debug)]

@@ -7,14 +7,13 @@
 pub mod blazeface;
 pub mod graph;
 pub mod kernels;
-mod simd;
 pub mod tflite;
 
 use serde::Serialize;
 
 use blazeface::{Config, KEYPOINTS, SHORT_RANGE};
 use graph::Network;
-use kernels::Image;
+use crate::nhwc::Image;
 use tflite::Model;
 
 /// A face in image pixels.

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
+use super::helpers::Shared;
 use super::{detect, model, to_js, voice};
 use crate::audio::chunks::FrameClock;
 use crate::framing::Options;
@@ -88,7 +89,7 @@ async fn with_job(last: bool, step: impl FnOnce(&mut Job) -> Result<(), String>)
         .ok_or_else(|| JsError::new("no lip-sync job in progress: call jobStart first"))?;
     let generator = model::current()?;
     step(&mut job).map_err(|e| JsError::new(&e))?;
-    let frames = job.drain(&generator).await.map_err(|e| JsError::new(&e))?;
+    let frames = job.drain(&Shared(generator)).await.map_err(|e| JsError::new(&e))?;
     if !last {
         JOB.with(|slot| *slot.borrow_mut() = Some(job));
     }

@@ -14,6 +14,7 @@ use crate::backend::{self, AdapterInfo, Backend, Choice, Preference};
 use crate::selftest;
 
 mod detect;
+mod helpers;
 mod job;
 mod model;
 mod voice;
@@ -22,7 +23,10 @@ thread_local! {
     /// burn registers one WebGPU runtime per page; a second init fails, so the
     /// device is created once and cloned.
     static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
-    static ACTIVE: RefCell<Option<Device>> = const { RefCell::new(None) };
+    /// What `initBackend` chose: the generator runs on our CPU kernels or on
+    /// the WebGPU device; the device (burn's CPU one on the CPU path) also
+    /// runs the convolution self-check.
+    static ACTIVE: RefCell<Option<(Backend, Device)>> = const { RefCell::new(None) };
 }
 
 unsafe extern "C" {
@@ -75,7 +79,7 @@ pub async fn init_backend(adapter: JsValue, preference: String) -> Result<JsValu
             }
         },
     };
-    ACTIVE.with(|slot| *slot.borrow_mut() = Some(device));
+    ACTIVE.with(|slot| *slot.borrow_mut() = Some((choice.backend, device)));
     to_js(&BackendReport {
         backend: choice.backend,
         reason: choice.reason,
@@ -91,7 +95,7 @@ pub async fn check_convolution(backend: String) -> Result<JsValue, JsError> {
     let device = match backend.as_str() {
         "webgpu" => webgpu_device().await.map_err(|e| JsError::new(&e))?,
         "cpu" => Device::flex(),
-        "active" => active_device()?,
+        "active" => active()?.1,
         other => return Err(JsError::new(&format!("unknown backend \"{other}\""))),
     };
     let report = selftest::conv2d_check(&device, selftest::CONV_CHECK)
@@ -100,8 +104,8 @@ pub async fn check_convolution(backend: String) -> Result<JsValue, JsError> {
     to_js(&report)
 }
 
-/// The device `initBackend` chose.
-fn active_device() -> Result<Device, JsError> {
+/// The backend `initBackend` chose, and its device.
+fn active() -> Result<(Backend, Device), JsError> {
     ACTIVE.with(|slot| slot.borrow().clone()).ok_or_else(|| JsError::new("no backend yet: call initBackend first"))
 }
 

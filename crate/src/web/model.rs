@@ -8,10 +8,12 @@ use std::rc::Rc;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::{active_device, to_js};
+use super::{active, to_js};
 use crate::checkpoint::safetensors::{Precision, write_generator};
 use crate::checkpoint::{Checkpoint, CheckpointError, Source, check_range};
-use crate::generate::Generator;
+use crate::backend::Backend;
+use super::helpers::Shared;
+use crate::generate::{Generator, Runner};
 
 thread_local! {
     static MODEL: RefCell<Option<Rc<Generator>>> = const { RefCell::new(None) };
@@ -65,7 +67,7 @@ struct ModelReport {
 /// file). `name` is recorded in the copy's metadata.
 #[wasm_bindgen(js_name = loadModel)]
 pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<js_sys::Function>) -> Result<JsValue, JsError> {
-    let device = active_device()?;
+    let (backend, device) = active()?;
     let clock = js_sys::Date::now;
     let started = clock();
     let source = JsSource { len: len as u64, read };
@@ -87,7 +89,11 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
     }
 
     let cached = clock();
-    let generator = Generator::from_weights(&weights, &device).map_err(|e| JsError::new(&e))?;
+    let generator = match backend {
+        Backend::Cpu => Generator::on_cpu(&weights),
+        Backend::Webgpu => Generator::on_device(&weights, &device),
+    }
+    .map_err(|e| JsError::new(&e))?;
     drop(weights);
     MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(generator)));
     let seconds = |from: f64, to: f64| (to - from) / 1e3;
@@ -118,5 +124,5 @@ pub(super) fn current() -> Result<Rc<Generator>, JsError> {
 /// (WAV2LIP.md's conventions) in, `[B,3,96,96]` in [0, 1] out.
 #[wasm_bindgen]
 pub async fn generate(mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<Vec<f32>, JsError> {
-    current()?.run(mel, face, batch).await.map_err(|e| JsError::new(&e))
+    Shared(current()?).run(mel, face, batch).await.map_err(|e| JsError::new(&e))
 }

@@ -1,6 +1,6 @@
 //! Four f32 lanes, as the machine does them: wasm's `simd128`, x86-64's
-//! SSE (always present there), or plain arrays elsewhere. The detector's
-//! convolution tile is written once against these; LLVM does not vectorize
+//! SSE (always present there), or plain arrays elsewhere. The detector's and
+//! the generator's convolution tiles are written once against these; LLVM does not vectorize
 //! the plain loop reliably (it stayed scalar for wasm, and spilled on
 //! x86-64 once the tile's loops were arranged differently).
 //!
@@ -33,6 +33,19 @@ impl F32x4 {
         return Self(unsafe { arch::_mm_loadu_ps(v.as_ptr()) });
         #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
         Self(*v)
+    }
+
+    /// `*a` in all four lanes, loaded straight into the register (one
+    /// `v128.load32_splat` in wasm, where a scalar load + splat is two).
+    #[inline(always)]
+    pub fn load_splat(a: &f32) -> Self {
+        // SAFETY (both): reads the 4 bytes of `a`.
+        #[cfg(target_arch = "wasm32")]
+        return Self(unsafe { arch::v128_load32_splat((a as *const f32).cast()) });
+        #[cfg(target_arch = "x86_64")]
+        return Self(unsafe { arch::_mm_load1_ps(a) });
+        #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
+        Self([*a; 4])
     }
 
     #[inline(always)]

@@ -1,0 +1,157 @@
+//! The Wav2Lip generator (`shared/WAV2LIP.md`): its [`layers`] read out of
+//! a checkpoint's weights, run either on the CPU by loops of our own
+//! ([`cpu`]: the wasm CPU path and native) or on a burn device ([`device`]:
+//! WebGPU in the browser, Vulkan/Metal natively).
+
+pub mod cpu;
+pub mod device;
+pub mod layers;
+
+use std::collections::HashMap;
+
+use burn::tensor::Device;
+
+/// Named tensors `(shape, values)` in the released state_dict's names.
+pub type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// Values in one frame of each input and of the output.
+pub const MEL_VALUES: usize = 80 * 16;
+pub const FACE_VALUES: usize = 6 * 96 * 96;
+
+/// Runs batches through the generator: the generator itself, or something
+/// sharing each batch out (the web layer's helper workers, one per spare
+/// CPU core). Same contract as [`Generator::run`].
+pub trait Runner {
+    fn run(&self, mel: Vec<f32>, face: Vec<f32>, batch: usize) -> impl Future<Output = Result<Vec<f32>, String>>;
+}
+
+impl Runner for Generator {
+    fn run(&self, mel: Vec<f32>, face: Vec<f32>, batch: usize) -> impl Future<Output = Result<Vec<f32>, String>> {
+        Generator::run(self, mel, face, batch)
+    }
+}
+
+#[derive(Debug)]
+pub enum Generator {
+    Cpu(cpu::Net),
+    Device(device::Net),
+}
+
+impl Generator {
+    /// On the CPU, from the released state_dict's tensors (names without
+    /// `module.`).
+    pub fn on_cpu(weights: &Weights) -> Result<Self, String> {
+        Ok(Self::Cpu(cpu::Net::new(&layers::Layers::from_weights(weights)?)))
+    }
+
+    /// On a burn device (burn's own CPU backend included).
+    pub fn on_device(weights: &Weights, device: &Device) -> Result<Self, String> {
+        Ok(Self::Device(device::Net::new(&layers::Layers::from_weights(weights)?, device)))
+    }
+
+    /// One batch from flat row-major values, read back to the CPU: `batch`
+    /// frames of mel `[1,80,16]` and face `[6,96,96]` (BGR, 0..1) →
+    /// `[batch,3,96,96]` (BGR, 0..1).
+    pub async fn run(&self, mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<Vec<f32>, String> {
+        if batch == 0 || mel.len() != batch * MEL_VALUES || face.len() != batch * FACE_VALUES {
+            return Err(format!(
+                "a batch of {batch} needs {} mel and {} face values; got {} and {}",
+                batch * MEL_VALUES,
+                batch * FACE_VALUES,
+                mel.len(),
+                face.len()
+            ));
+        }
+        match self {
+            Self::Cpu(net) => Ok(net.run(&mel, &face, batch)),
+            Self::Device(net) => net.run(mel, face, batch).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::block_on;
+    use crate::formula;
+    use crate::testdata::npy;
+
+    /// Max abs difference from `gen_out.npy`, which the authors' code produced
+    /// from `gen_mel.npy` and `gen_face.npy` with the formula weights of seed 7.
+    pub(super) fn error_against_the_original(weights: &Weights) -> f32 {
+        error_of(&Generator::on_cpu(weights).unwrap())
+    }
+
+    fn error_of(generator: &Generator) -> f32 {
+        let (mel_shape, mel) = npy("gen_mel.npy");
+        let (_, face) = npy("gen_face.npy");
+        let got = block_on(generator.run(mel, face, mel_shape[0])).unwrap();
+        let (_, expected) = npy("gen_out.npy");
+        assert_eq!(got.len(), expected.len());
+        got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn matches_the_original_on_the_cpu() {
+        let max_err = error_against_the_original(&formula::weights(7));
+        println!("generator parity (own CPU kernels, batch 4): max abs error {max_err:.3e}");
+        assert!(max_err <= 1e-4, "max abs error {max_err}");
+    }
+
+    #[test]
+    fn matches_the_original_on_burns_cpu_backend() {
+        let max_err = error_of(&Generator::on_device(&formula::weights(7), &Device::flex()).unwrap());
+        println!("generator parity (burn flex, batch 4): max abs error {max_err:.3e}");
+        assert!(max_err <= 1e-4, "max abs error {max_err}");
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::tests::error_against_the_original;
+    use crate::checkpoint::safetensors::{Precision, write_generator};
+    use crate::checkpoint::writer::legacy_checkpoint;
+    use crate::checkpoint::{Checkpoint, Entry, Format};
+    use crate::formula;
+
+    /// The formula weights written in the released layout (legacy format, with
+    /// an optimizer to skip) and read back: the same tensors, bit for bit.
+    #[test]
+    fn a_legacy_checkpoint_in_the_released_layout_loads_the_same_weights() {
+        let weights: Vec<_> = formula::generator(7).collect();
+        let entries: Vec<Entry> =
+            weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
+        let file = legacy_checkpoint(&entries, 1000);
+        let checkpoint = Checkpoint::open(file.as_slice()).unwrap();
+        assert_eq!(checkpoint.format, Format::Legacy);
+        let summary = checkpoint.summary();
+        assert_eq!((summary.tensors, summary.parameters), (352, 36_298_035));
+        let loaded = checkpoint.generator_weights().unwrap();
+        assert_eq!(loaded, formula::weights(7));
+    }
+
+    /// `wav2lip convert`'s output (and the app's cached copy): f32 keeps every
+    /// bit; f16 halves the file and moves the output by a bounded amount.
+    #[test]
+    fn converted_safetensors_load_the_same_generator() {
+        let weights = formula::weights(7);
+        let convert = |precision| {
+            let mut file = Vec::new();
+            write_generator(&weights, precision, &[("source", "test")], |b| {
+                file.extend_from_slice(b);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+            let checkpoint = Checkpoint::open(file.as_slice()).unwrap();
+            assert_eq!(checkpoint.format, Format::Safetensors);
+            (file.len(), checkpoint.generator_weights().unwrap())
+        };
+        let (size32, exact) = convert(Precision::F32);
+        assert_eq!(exact, weights, "f32 conversion is lossless");
+        let (size16, half) = convert(Precision::F16);
+        assert!(size16 * 2 < size32 + 100_000, "f16: {size16} bytes vs f32 {size32}");
+        let max_err = error_against_the_original(&half);
+        println!("generator parity with f16 weights (CPU, batch 4): max abs error {max_err:.3e}");
+        assert!(max_err <= 1e-2, "f16 weights: max abs error {max_err}");
+    }
+}
