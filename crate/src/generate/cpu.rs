@@ -157,6 +157,152 @@ fn accumulate(acc: &mut [[F32x4; 2]; PIXELS], taps: &[&[f32]; PIXELS], weights: 
     }
 }
 
+/// A 3×3 convolution, stride 1, padding 1 (three quarters of the
+/// generator's arithmetic), by Winograd's F(2×2, 3×3): each 2×2 block of
+/// outputs costs 16 multiplies per input × output channel instead of 36.
+/// The input's 4×4 tiles and the kernels are transformed once, the 16
+/// products are 16 plain 1×1 convolutions (the same register tile), and
+/// the transform back adds bias, residual and ReLU.
+#[derive(Debug)]
+struct Winograd {
+    cin: usize,
+    cout: usize,
+    /// `G g Gᵀ` for each of the 16 tile positions, as 1×1 kernels (no bias).
+    kernels: Vec<Kernel>,
+    bias: Vec<f32>,
+    residual: bool,
+}
+
+impl Winograd {
+    /// From PyTorch's `[cout][cin][3][3]`.
+    fn new(weight: &[f32], bias: &[f32], cout: usize, cin: usize, residual: bool) -> Self {
+        // G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]].
+        let g = |w: [f32; 3]| [w[0], 0.5 * (w[0] + w[1] + w[2]), 0.5 * (w[0] - w[1] + w[2]), w[2]];
+        let mut u = vec![[0.0f32; 16]; cout * cin];
+        for (i, k) in weight.chunks_exact(9).enumerate() {
+            let rows = [g([k[0], k[1], k[2]]), g([k[3], k[4], k[5]]), g([k[6], k[7], k[8]])];
+            for x in 0..4 {
+                let column = g([rows[0][x], rows[1][x], rows[2][x]]);
+                for y in 0..4 {
+                    u[i][y * 4 + x] = column[y];
+                }
+            }
+        }
+        let zeros = vec![0.0; cout];
+        let kernels = (0..16).map(|xi| Kernel::pack(1, 1, cin, cout, &zeros, |o, _, _, ci| u[o * cin + ci][xi])).collect();
+        Self { cin, cout, kernels, bias: bias.to_vec(), residual }
+    }
+
+    fn forward(&self, x: &Image) -> Image {
+        assert_eq!(x.c, self.cin, "a convolution's input has the wrong channel count");
+        let (th, tw) = (x.h.div_ceil(2), x.w.div_ceil(2));
+        let tiles = th * tw;
+        // One border pixel (padding 1), plus one more where the size is odd.
+        let padded = x.padded([(1, 1 + x.h % 2), (1, 1 + x.w % 2), (0, 0)], 0.0);
+        let v = transform_input(&padded, th, tw);
+        let mut m = vec![0.0; 16 * tiles * self.cout];
+        let geometry = Geometry { rows: 1, cols: tiles, stride: (1, 1), origin: (0, 0), width: tiles, step: 1, offset: (0, 0) };
+        for ((input, kernel), m) in v.iter().zip(&self.kernels).zip(m.chunks_exact_mut(tiles * self.cout)) {
+            self::tiles(input, kernel, geometry, m, None, false);
+        }
+        let mut out = vec![0.0; x.h * x.w * self.cout];
+        transform_output(&m, (th, tw), &self.bias, self.residual.then_some(x), (x.h, x.w), &mut out);
+        Image::new(x.h, x.w, self.cout, out)
+    }
+}
+
+/// `Bᵀ d B` of every 4×4 input tile (stride 2), channel by channel: 16
+/// values of `1 × tiles × c`. Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[inline(never)]
+fn transform_input(x: &Image, th: usize, tw: usize) -> Vec<Image> {
+    let c = x.c;
+    let tiles = th * tw;
+    let mut v: Vec<Image> = (0..16).map(|_| Image::new(1, tiles, c, vec![0.0; tiles * c])).collect();
+    let mut rows = vec![0.0; 16 * c];
+    for ty in 0..th {
+        for tx in 0..tw {
+            let t = ty * tw + tx;
+            // Bᵀ d: combine the tile's four rows, per column and channel.
+            for col in 0..4 {
+                let d = |r: usize| &x.data[((2 * ty + r) * x.w + 2 * tx + col) * c..][..c];
+                let (d0, d1, d2, d3) = (d(0), d(1), d(2), d(3));
+                for ch in 0..c {
+                    rows[col * c + ch] = d0[ch] - d2[ch];
+                    rows[(4 + col) * c + ch] = d1[ch] + d2[ch];
+                    rows[(8 + col) * c + ch] = d2[ch] - d1[ch];
+                    rows[(12 + col) * c + ch] = d1[ch] - d3[ch];
+                }
+            }
+            // (Bᵀ d) B: the same on each row's four columns.
+            for r in 0..4 {
+                let e = |col: usize| &rows[(r * 4 + col) * c..][..c];
+                let (e0, e1, e2, e3) = (e(0), e(1), e(2), e(3));
+                let mut put = |xi: usize, a: &[f32], b: &[f32], sign: f32| {
+                    let dst = &mut v[r * 4 + xi].data[t * c..][..c];
+                    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+                        *d = a + sign * b;
+                    }
+                };
+                put(0, e0, e2, -1.0);
+                put(1, e1, e2, 1.0);
+                put(2, e2, e1, -1.0);
+                put(3, e1, e3, -1.0);
+            }
+        }
+    }
+    v
+}
+
+/// `Aᵀ m A` of every tile's 16 products, + bias (+ residual), ReLU, into the
+/// output (tiles past an odd edge lose their second row or column).
+/// Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]].
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[inline(never)]
+fn transform_output(m: &[f32], (th, tw): (usize, usize), bias: &[f32], residual: Option<&Image>, (h, w): (usize, usize), out: &mut [f32]) {
+    let c = bias.len();
+    let tiles = th * tw;
+    let mut s = vec![0.0; 8 * c];
+    for ty in 0..th {
+        for tx in 0..tw {
+            let t = ty * tw + tx;
+            let p = |xi: usize| &m[(xi * tiles + t) * c..][..c];
+            // Aᵀ m: two rows of four.
+            for col in 0..4 {
+                let (m0, m1, m2, m3) = (p(col), p(4 + col), p(8 + col), p(12 + col));
+                for ch in 0..c {
+                    s[col * c + ch] = m0[ch] + m1[ch] + m2[ch];
+                    s[(4 + col) * c + ch] = m1[ch] - m2[ch] - m3[ch];
+                }
+            }
+            for r in 0..2 {
+                let y = 2 * ty + r;
+                if y >= h {
+                    continue;
+                }
+                let row = |col: usize| &s[(r * 4 + col) * c..][..c];
+                let (s0, s1, s2, s3) = (row(0), row(1), row(2), row(3));
+                for dx in 0..2 {
+                    let x_ = 2 * tx + dx;
+                    if x_ >= w {
+                        continue;
+                    }
+                    let at = (y * w + x_) * c;
+                    let dst = &mut out[at..at + c];
+                    let res = residual.map(|r| &r.data[at..at + c]);
+                    for ch in 0..c {
+                        let mut value = bias[ch] + if dx == 0 { s0[ch] + s1[ch] + s2[ch] } else { s1[ch] - s2[ch] - s3[ch] };
+                        if let Some(res) = res {
+                            value += res[ch];
+                        }
+                        dst[ch] = value.max(0.0);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A convolution, BatchNorm folded in, then (+ input) and ReLU.
 #[derive(Debug)]
 struct Conv {
@@ -316,12 +462,14 @@ impl Transposed {
 #[derive(Debug)]
 enum Block {
     Conv(Conv),
+    Winograd(Winograd),
     Transposed(Transposed),
 }
 
 impl Block {
     fn new(b: &layers::Block) -> Self {
         match b.kind {
+            Kind::Conv { stride: [1, 1], padding: 1 } if b.k == 3 && b.cin >= LANES => Self::Winograd(Winograd::new(&b.weight, &b.bias, b.cout, b.cin, b.residual)),
             Kind::Conv { stride, padding } => Self::Conv(Conv::new(&b.weight, &b.bias, b.shape(), stride, padding, b.residual, true)),
             Kind::Transposed { stride, padding, output_padding } => {
                 assert!(!b.residual, "no transposed block adds its input");
@@ -333,6 +481,7 @@ impl Block {
     fn forward(&self, x: &Image) -> Image {
         match self {
             Self::Conv(c) => c.forward(x),
+            Self::Winograd(c) => c.forward(x),
             Self::Transposed(t) => t.forward(x),
         }
     }
@@ -487,6 +636,20 @@ mod tests {
             let expected = transposed_reference(&x, &weight, &bias, cout, k, s, p, op);
             let error = worst(&layer.forward(&x), &expected);
             assert!(error < 1e-5, "k{k} s{s} p{p} op{op}: {error}");
+        }
+    }
+
+    #[test]
+    fn winograd_matches_the_direct_convolution() {
+        // Even and odd sizes (tiles cut at the edge), residual or not, one
+        // pixel.
+        for (h, w, cin, cout, residual) in [(6, 8, 16, 16, true), (7, 5, 8, 24, false), (1, 1, 8, 8, true), (3, 3, 32, 8, false)] {
+            let x = Image::new(h, w, cin, pseudo(h * w * cin, 7));
+            let weight = pseudo(cout * cin * 9, 8);
+            let bias = pseudo(cout, 9);
+            let direct = Conv::new(&weight, &bias, [cout, cin, 3, 3], [1, 1], 1, residual, true).forward(&x);
+            let error = worst(&Winograd::new(&weight, &bias, cout, cin, residual).forward(&x), &direct);
+            assert!(error < 1e-5, "{h}×{w}×{cin} → {cout}: {error}");
         }
     }
 
