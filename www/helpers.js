@@ -56,6 +56,12 @@ export class Helpers {
     return starting;
   }
 
+  /** The helpers' wasm memories, in bytes, added up. */
+  async memory() {
+    const reports = await Promise.all(this.#helpers.map((helper) => helper.call('memory')));
+    return reports.reduce((sum, { wasm }) => sum + wasm, 0);
+  }
+
   /** Stop sharing and end the helpers (after any start under way). */
   async stop() {
     const starting = this.#starting;

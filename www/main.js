@@ -208,9 +208,9 @@ async function startModel(core) {
   clear.addEventListener('click', async () => {
     await core.call('clearStorage');
     inputs.model = false;
+    updateRun();
     showModel('none', `Removed the kept models and videos. ${NO_MODEL}`);
     await showKept(core);
-    updateRun();
   });
   await Promise.all([showKept(core), showOffers()]);
 }

@@ -197,10 +197,10 @@ const immediate = {
     cancelRequested = true;
     return null;
   },
-  /** Bytes in use: the core's linear memory and this worker's JS heap (Chromium only). */
+  /** Bytes in use: the core's linear memory, its helpers' (CPU path) and this worker's JS heap (Chromium only). */
   async memory() {
     const { memory } = await ready;
-    return { wasm: memory.buffer.byteLength, jsHeap: performance.memory?.usedJSHeapSize ?? null };
+    return { wasm: memory.buffer.byteLength, helpers: (await helpers?.memory()) ?? 0, jsHeap: performance.memory?.usedJSHeapSize ?? null };
   },
 };
 

@@ -8,7 +8,8 @@
 //! loading ([`checkpoint`]), the generator ([`generate`]), the blend back
 //! into the frame ([`blend`]), the disclosure [`label`], all of it on a
 //! stream of frames in a [`job`], and the compute backend's choice
-//! ([`backend`]) and proof ([`selftest`]).
+//! ([`backend`]) and proof ([`selftest`]). The detector's and the
+//! generator's CPU loops share [`nhwc`] activations and [`simd`] lanes.
 //!
 //! [`web`] is the only module that knows about the browser; the `wav2lip`
 //! binary (`src/bin/wav2lip.rs`) is the only native entry point.

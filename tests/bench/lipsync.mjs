@@ -1,6 +1,6 @@
 // The whole app on a long 720p clip, through the page: frames per second and
-// peak memory (the core's wasm memory and the worker's JS heap, sampled
-// every second, and the page's JS heap). Not a test: it prints figures.
+// peak memory (the core's wasm memory, its CPU helpers' and the worker's JS
+// heap, sampled every second, and the page's JS heap). Not a test: it prints figures.
 //
 //   node tests/bench/lipsync.mjs [CHECKPOINT.pth]     (CLIP_SECONDS=600 BACKEND=auto FRAMES=)
 //
@@ -40,9 +40,10 @@ try {
   await statusState(page, '#face-status', 'ready');
   await page.setInputFiles('#voice-file', clip);
   await statusState(page, '#voice-status', 'ready');
-  const peak = { wasm: 0, worker: null, page: 0 };
+  const peak = { wasm: 0, helpers: 0, worker: null, page: 0 };
   const sample = async () => {
-    const { wasm, jsHeap } = await page.evaluate(() => window.wav2lip.call('memory'));
+    const { wasm, helpers, jsHeap } = await page.evaluate(() => window.wav2lip.call('memory'));
+    peak.helpers = Math.max(peak.helpers, helpers);
     const heap = await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0);
     peak.wasm = Math.max(peak.wasm, wasm);
     if (jsHeap !== null) peak.worker = Math.max(peak.worker ?? 0, jsHeap);
@@ -67,7 +68,7 @@ try {
   const mb = (bytes) => (bytes / 2 ** 20).toFixed(0);
   console.log(status);
   console.log(`lip sync, ${seconds} s of 1280x720 at 25 fps on ${used}: ${frames} frames in ${wall.toFixed(0)} s = ${(frames / wall).toFixed(2)} frames/s end to end; ` +
-    `peak memory: wasm ${mb(peak.wasm)} MiB + worker JS heap ${peak.worker === null ? 'n/a' : `${mb(peak.worker)} MiB`} + page JS heap ${mb(peak.page)} MiB = ${mb(peak.wasm + (peak.worker ?? 0) + peak.page)} MiB`);
+    `peak memory: wasm ${mb(peak.wasm)} MiB + helpers' wasm ${mb(peak.helpers)} MiB + worker JS heap ${peak.worker === null ? 'n/a' : `${mb(peak.worker)} MiB`} + page JS heap ${mb(peak.page)} MiB = ${mb(peak.wasm + peak.helpers + (peak.worker ?? 0) + peak.page)} MiB`);
 } finally {
   await app.close();
 }
