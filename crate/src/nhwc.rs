@@ -42,6 +42,24 @@ impl Image {
     }
 }
 
+/// Each output pixel's `kh × kw` window (VALID, `stride`) as one row of
+/// `kh · kw · c` values (im2col): a convolution over few channels then runs
+/// as a 1×1 convolution over these.
+pub fn windows(x: &Image, (kh, kw): (usize, usize), (sy, sx): (usize, usize)) -> Image {
+    let (oh, ow) = (valid(x.h, kh, sy), valid(x.w, kw, sx));
+    let row = kw * x.c;
+    let mut data = Vec::with_capacity(oh * ow * kh * row);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            for ky in 0..kh {
+                let at = ((oy * sy + ky) * x.w + ox * sx) * x.c;
+                data.extend_from_slice(&x.data[at..at + row]);
+            }
+        }
+    }
+    Image::new(oh, ow, kh * row, data)
+}
+
 /// Output size of a window sliding over `size` pixels with no padding.
 pub fn valid(size: usize, kernel: usize, stride: usize) -> usize {
     if size < kernel { 0 } else { (size - kernel) / stride + 1 }

@@ -49,3 +49,15 @@ pub fn pan_zoom_clip(frames: usize, width: usize, height: usize) -> Vec<Vec<u8>>
         })
         .collect()
 }
+
+/// Values in [-0.5, 0.5) from a fixed generator (an LCG), for kernels'
+/// tests against their definitions.
+pub fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+        })
+        .collect()
+}

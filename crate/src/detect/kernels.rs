@@ -11,7 +11,7 @@
 //! Weights are laid out `[kh][kw][cin][cout rounded up to 8]` (zeros past
 //! `cout`), so the innermost loop always reads 8 contiguous values.
 
-use crate::nhwc::{Image, valid};
+use crate::nhwc::{Image, valid, windows};
 use crate::simd::F32x4;
 
 /// Output channels accumulated together.
@@ -68,22 +68,6 @@ impl Conv {
     }
 }
 
-/// Each output pixel's window as one row (im2col).
-fn gather(x: &Image, (kh, kw, (sy, sx)): (usize, usize, (usize, usize))) -> Image {
-    let (oh, ow) = (valid(x.h, kh, sy), valid(x.w, kw, sx));
-    let row = kw * x.c;
-    let mut data = Vec::with_capacity(oh * ow * kh * row);
-    for oy in 0..oh {
-        for ox in 0..ow {
-            for ky in 0..kh {
-                let at = ((oy * sy + ky) * x.w + ox * sx) * x.c;
-                data.extend_from_slice(&x.data[at..at + row]);
-            }
-        }
-    }
-    Image::new(oh, ow, kh * row, data)
-}
-
 /// A depthwise convolution (DEPTHWISE_CONV_2D, multiplier 1).
 #[derive(Debug)]
 pub struct Depthwise {
@@ -98,7 +82,7 @@ pub struct Depthwise {
 
 /// `x` is already padded; the output is what a VALID convolution gives.
 pub fn conv(x: &Image, k: &Conv) -> Image {
-    let gathered = k.gather.map(|window| gather(x, window));
+    let gathered = k.gather.map(|(kh, kw, stride)| windows(x, (kh, kw), stride));
     let x = gathered.as_ref().unwrap_or(x);
     assert_eq!(x.c, k.cin, "a convolution's input has the wrong channel count");
     let (oh, ow) = (valid(x.h, k.kh, k.stride.0), valid(x.w, k.kw, k.stride.1));
@@ -234,6 +218,7 @@ pub fn add(mut a: Image, b: &Image, relu: bool) -> Image {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::pseudo;
 
     /// The definition, written out plainly, on an unpadded input.
     fn reference(x: &Image, weight: impl Fn(usize, usize, usize, usize) -> f32, bias: &[f32], k: (usize, usize), s: (usize, usize), cout: usize) -> Image {
@@ -255,16 +240,6 @@ mod tests {
             }
         }
         Image::new(oh, ow, cout, out)
-    }
-
-    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-                (s >> 8) as f32 / (1 << 24) as f32 - 0.5
-            })
-            .collect()
     }
 
     fn close(a: &Image, b: &Image) {

@@ -16,10 +16,10 @@
 //! - the tile runs over pixels in row-major order across row ends, so the
 //!   3×3 and 6×6 layers fill it too.
 
-use crate::nhwc::{Image, valid};
+use crate::nhwc::{Image, valid, windows};
 use crate::simd::F32x4;
 
-use super::layers::{self, Kind, Layers};
+use super::layers::{self, Kind, Layers, Stages};
 
 /// Output channels per tile (two registers).
 const LANES: usize = 8;
@@ -338,29 +338,13 @@ impl Conv {
         let p = self.padding;
         let padded = x.padded([(p, p), (p, p), (0, 0)], 0.0);
         let (rows, cols) = (valid(padded.h, self.k, self.stride.0), valid(padded.w, self.k, self.stride.1));
-        let (input, stride) = if self.gather { (gather(&padded, self.k, self.stride), (1, 1)) } else { (padded, self.stride) };
+        let (input, stride) = if self.gather { (windows(&padded, (self.k, self.k), self.stride), (1, 1)) } else { (padded, self.stride) };
         let geometry = Geometry { rows, cols, stride, origin: (0, 0), width: cols, step: 1, offset: (0, 0) };
         let mut out = vec![0.0; rows * cols * self.kernel.cout];
         let residual = self.residual.then_some(x.data.as_slice());
         tiles(&input, &self.kernel, geometry, &mut out, residual, self.relu);
         Image::new(rows, cols, self.kernel.cout, out)
     }
-}
-
-/// Each output pixel's `k × k` window as one row (im2col).
-fn gather(x: &Image, k: usize, (sy, sx): (usize, usize)) -> Image {
-    let (rows, cols) = (valid(x.h, k, sy), valid(x.w, k, sx));
-    let run = k * x.c;
-    let mut data = Vec::with_capacity(rows * cols * k * run);
-    for y in 0..rows {
-        for x_ in 0..cols {
-            for ky in 0..k {
-                let at = ((y * sy + ky) * x.w + x_ * sx) * x.c;
-                data.extend_from_slice(&x.data[at..at + run]);
-            }
-        }
-    }
-    Image::new(rows, cols, k * run, data)
 }
 
 /// One output phase of a transposed convolution along one axis: outputs
@@ -489,24 +473,14 @@ impl Block {
 
 #[derive(Debug)]
 pub struct Net {
-    face_encoder: Vec<Vec<Block>>,
-    audio_encoder: Vec<Block>,
-    face_decoder: Vec<Vec<Block>>,
-    output_block: Block,
+    stages: Stages<Block>,
     output_conv: Conv,
 }
 
 impl Net {
     pub fn new(layers: &Layers) -> Self {
-        let stages = |stages: &[Vec<layers::Block>]| stages.iter().map(|s| s.iter().map(Block::new).collect()).collect();
         let (weight, bias) = &layers.output_conv;
-        Self {
-            face_encoder: stages(&layers.face_encoder),
-            audio_encoder: layers.audio_encoder.iter().map(Block::new).collect(),
-            face_decoder: stages(&layers.face_decoder),
-            output_block: Block::new(&layers.output_block),
-            output_conv: Conv::new(weight, bias, [3, 32, 1, 1], [1, 1], 0, false, false),
-        }
+        Self { stages: layers.stages.map(Block::new), output_conv: Conv::new(weight, bias, [3, 32, 1, 1], [1, 1], 0, false, false) }
     }
 
     /// `batch` frames of mel `[1,80,16]` and face `[6,96,96]` → `[batch,3,96,96]`.
@@ -518,28 +492,9 @@ impl Net {
 
     /// One frame, planar (CHW) in and out as the model's tensors are.
     fn frame(&self, mel: &[f32], face: &[f32]) -> Vec<f32> {
-        let mut x = Image::new(80, 16, 1, mel.to_vec());
-        for block in &self.audio_encoder {
-            x = block.forward(&x);
-        }
-        let audio = x;
-
-        let mut skips = Vec::with_capacity(self.face_encoder.len());
-        let mut x = interleave(face, 6, 96, 96);
-        for stage in &self.face_encoder {
-            for block in stage {
-                x = block.forward(&x);
-            }
-            skips.push(x.clone());
-        }
-        let mut x = audio;
-        for stage in &self.face_decoder {
-            for block in stage {
-                x = block.forward(&x);
-            }
-            x = concat(&x, &skips.pop().expect("one skip per stage"));
-        }
-        let x = self.output_conv.forward(&self.output_block.forward(&x));
+        let mel = Image::new(80, 16, 1, mel.to_vec());
+        let x = self.stages.forward(mel, interleave(face, 6, 96, 96), |b, x| b.forward(&x), |x, skip| concat(&x, &skip));
+        let x = self.output_conv.forward(&x);
         planar(&x).into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
     }
 }
@@ -582,16 +537,7 @@ fn concat(a: &Image, b: &Image) -> Image {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-                (s >> 8) as f32 / (1 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::testdata::pseudo;
 
     /// PyTorch's ConvTranspose2d by its definition: every input pixel adds
     /// its kernel-weighted copy at `stride * i - padding + t`.

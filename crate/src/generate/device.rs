@@ -7,7 +7,7 @@ use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::layers::{self, Kind, Layers};
+use super::layers::{self, Kind, Layers, Stages};
 
 #[derive(Debug)]
 struct Block {
@@ -48,10 +48,7 @@ impl Block {
 
 #[derive(Debug)]
 pub struct Net {
-    face_encoder: Vec<Vec<Block>>,
-    audio_encoder: Vec<Block>,
-    face_decoder: Vec<Vec<Block>>,
-    output_block: Block,
+    stages: Stages<Block>,
     output_conv: (Tensor<4>, Tensor<1>),
     /// Where the weights live; inputs are put there too.
     device: Device,
@@ -59,13 +56,9 @@ pub struct Net {
 
 impl Net {
     pub fn new(layers: &Layers, device: &Device) -> Self {
-        let stages = |stages: &[Vec<layers::Block>]| stages.iter().map(|s| s.iter().map(|b| Block::new(b, device)).collect()).collect();
         let (weight, bias) = &layers.output_conv;
         Self {
-            face_encoder: stages(&layers.face_encoder),
-            audio_encoder: layers.audio_encoder.iter().map(|b| Block::new(b, device)).collect(),
-            face_decoder: stages(&layers.face_decoder),
-            output_block: Block::new(&layers.output_block, device),
+            stages: layers.stages.map(|b| Block::new(b, device)),
             output_conv: (
                 Tensor::from_data(TensorData::new(weight.clone(), [3, 32, 1, 1]), device),
                 Tensor::from_data(TensorData::new(bias.clone(), [3]), device),
@@ -78,27 +71,10 @@ impl Net {
     pub async fn run(&self, mel: Vec<f32>, face: Vec<f32>, batch: usize) -> Result<Vec<f32>, String> {
         let mel = Tensor::<4>::from_data(TensorData::new(mel, [batch, 1, 80, 16]), &self.device);
         let face = Tensor::<4>::from_data(TensorData::new(face, [batch, 6, 96, 96]), &self.device);
-        let out = self.forward(mel, face);
+        let x = self.stages.forward(mel, face, |b, x| b.forward(x), |x, skip| Tensor::cat(vec![x, skip], 1));
+        let (weight, bias) = &self.output_conv;
+        let out = sigmoid(conv2d(x, weight.clone(), Some(bias.clone()), ConvOptions::new([1, 1], [0, 0], [1, 1], 1)));
         let data = out.into_data_async().await.map_err(|e| format!("reading the result failed: {e:?}"))?;
         data.try_into_vec().map_err(|e| format!("unexpected result type: {e:?}"))
-    }
-
-    /// `mel [B,1,80,16]`, `face [B,6,96,96]` (BGR, 0..1) → `[B,3,96,96]` (BGR, 0..1).
-    fn forward(&self, mel: Tensor<4>, face: Tensor<4>) -> Tensor<4> {
-        let audio = self.audio_encoder.iter().fold(mel, |x, block| block.forward(x));
-        let mut skips = Vec::with_capacity(self.face_encoder.len());
-        let mut x = face;
-        for stage in &self.face_encoder {
-            x = stage.iter().fold(x, |x, block| block.forward(x));
-            skips.push(x.clone());
-        }
-        let mut x = audio;
-        for stage in &self.face_decoder {
-            x = stage.iter().fold(x, |x, block| block.forward(x));
-            x = Tensor::cat(vec![x, skips.pop().expect("one skip per stage")], 1);
-        }
-        let x = self.output_block.forward(x);
-        let (weight, bias) = &self.output_conv;
-        sigmoid(conv2d(x, weight.clone(), Some(bias.clone()), ConvOptions::new([1, 1], [0, 0], [1, 1], 1)))
     }
 }

@@ -37,14 +37,55 @@ impl Block {
     }
 }
 
-/// The whole network. Decoder stage `s` ends by concatenating the encoder's
-/// skip from stage `len - 1 - s` after its own channels.
+/// The generator's blocks in their stages, whatever a block is on a
+/// backend (its weights here; its kernels or device tensors there).
+#[derive(Debug)]
+pub struct Stages<B> {
+    pub audio_encoder: Vec<B>,
+    pub face_encoder: Vec<Vec<B>>,
+    pub face_decoder: Vec<Vec<B>>,
+    pub output_block: B,
+}
+
+impl<B> Stages<B> {
+    /// The same stages with each block made into a backend's.
+    pub fn map<C>(&self, f: impl Fn(&B) -> C) -> Stages<C> {
+        let stages = |stages: &[Vec<B>]| stages.iter().map(|s| s.iter().map(&f).collect()).collect();
+        Stages {
+            audio_encoder: self.audio_encoder.iter().map(&f).collect(),
+            face_encoder: stages(&self.face_encoder),
+            face_decoder: stages(&self.face_decoder),
+            output_block: f(&self.output_block),
+        }
+    }
+
+    /// The data flow, once for every backend: the mel through the audio
+    /// encoder; the face through the face encoder, keeping each stage's
+    /// output; the decoder from the audio code, each stage's output followed
+    /// by the encoder's skip of the same size (channels concatenated); then
+    /// the output block. The final 1×1 convolution and sigmoid are the
+    /// caller's.
+    pub fn forward<X: Clone>(&self, mel: X, face: X, block: impl Fn(&B, X) -> X, concat: impl Fn(X, X) -> X) -> X {
+        let audio = self.audio_encoder.iter().fold(mel, |x, b| block(b, x));
+        let mut skips = Vec::with_capacity(self.face_encoder.len());
+        let mut x = face;
+        for stage in &self.face_encoder {
+            x = stage.iter().fold(x, |x, b| block(b, x));
+            skips.push(x.clone());
+        }
+        let mut x = audio;
+        for stage in &self.face_decoder {
+            x = stage.iter().fold(x, |x, b| block(b, x));
+            x = concat(x, skips.pop().expect("one skip per stage"));
+        }
+        block(&self.output_block, x)
+    }
+}
+
+/// The whole network with its weights.
 #[derive(Debug)]
 pub struct Layers {
-    pub face_encoder: Vec<Vec<Block>>,
-    pub audio_encoder: Vec<Block>,
-    pub face_decoder: Vec<Vec<Block>>,
-    pub output_block: Block,
+    pub stages: Stages<Block>,
     /// The final 1×1 convolution (32 → 3, then a sigmoid): no BatchNorm.
     pub output_conv: (Vec<f32>, Vec<f32>),
 }
@@ -112,10 +153,12 @@ impl Layers {
             .map(|(i, spec)| block(weights, &format!("audio_encoder.{i}"), spec))
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            face_encoder: stages("face_encoder_blocks", face_encoder())?,
-            audio_encoder,
-            face_decoder: stages("face_decoder_blocks", face_decoder())?,
-            output_block: block(weights, "output_block.0", conv(80, 32, 3, [1, 1], 1))?,
+            stages: Stages {
+                audio_encoder,
+                face_encoder: stages("face_encoder_blocks", face_encoder())?,
+                face_decoder: stages("face_decoder_blocks", face_decoder())?,
+                output_block: block(weights, "output_block.0", conv(80, 32, 3, [1, 1], 1))?,
+            },
             output_conv: (
                 get(weights, "output_block.1.weight", &[3, 32, 1, 1])?.to_vec(),
                 get(weights, "output_block.1.bias", &[3])?.to_vec(),
