@@ -229,7 +229,7 @@ mod tests {
     use crate::testdata::{detector, pan_zoom_clip};
 
     fn cpu_generator() -> crate::generate::Generator {
-        crate::generate::Generator::on_cpu(&crate::formula::weights(7)).unwrap()
+        crate::generate::Generator::on_cpu(crate::formula::weights(7)).unwrap()
     }
 
     /// A mel whose chunks differ from frame to frame, so mouths differ too.

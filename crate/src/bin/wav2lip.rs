@@ -109,7 +109,7 @@ fn device_named(name: &str) -> Result<Device, String> {
 
 /// The generator on `name`: "cpu" (our kernels), or a burn device ("flex":
 /// burn's CPU backend, "wgpu").
-fn generator_on(name: &str, weights: &Weights) -> Result<Generator, String> {
+fn generator_on(name: &str, weights: Weights) -> Result<Generator, String> {
     match name {
         "cpu" => Generator::on_cpu(weights),
         "flex" => Generator::on_device(weights, &Device::flex()),
@@ -237,7 +237,7 @@ fn load_weights(path: &str) -> Result<Weights, String> {
 fn generate_command(args: &[String]) -> Result<(), String> {
     let flags = flags(args, &["--checkpoint", "--mel", "--face", "-o", "--device"])?;
     let weights = load_weights(required(&flags, "--checkpoint")?)?;
-    let generator = generator_on(flags.get("--device").copied().unwrap_or("cpu"), &weights)?;
+    let generator = generator_on(flags.get("--device").copied().unwrap_or("cpu"), weights)?;
 
     let (mel_shape, mel) = read_npy(required(&flags, "--mel")?)?;
     let (face_shape, face) = read_npy(required(&flags, "--face")?)?;
@@ -310,8 +310,7 @@ fn bench_command(args: &[String]) -> Result<(), String> {
         None => formula::weights(7),
     };
     let read = start.elapsed();
-    let generator = generator_on(device_name, &weights)?;
-    drop(weights);
+    let generator = generator_on(device_name, weights)?;
     println!("device {device_name}: weights read in {:.0} ms, on the device in {:.0} ms", read.as_secs_f64() * 1e3, (start.elapsed() - read).as_secs_f64() * 1e3);
 
     for &batch in &batches {

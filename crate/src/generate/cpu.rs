@@ -478,9 +478,10 @@ pub struct Net {
 }
 
 impl Net {
-    pub fn new(layers: &Layers) -> Self {
+    pub fn new(layers: Layers) -> Self {
         let (weight, bias) = &layers.output_conv;
-        Self { stages: layers.stages.map(Block::new), output_conv: Conv::new(weight, bias, [3, 32, 1, 1], [1, 1], 0, false, false) }
+        let output_conv = Conv::new(weight, bias, [3, 32, 1, 1], [1, 1], 0, false, false);
+        Self { stages: layers.stages.into_map(|b| Block::new(&b)), output_conv }
     }
 
     /// `batch` frames of mel `[1,80,16]` and face `[6,96,96]` → `[batch,3,96,96]`.

@@ -18,10 +18,11 @@ struct Block {
 }
 
 impl Block {
-    fn new(block: &layers::Block, device: &Device) -> Self {
+    fn new(block: layers::Block, device: &Device) -> Self {
+        let shape = block.shape().to_vec();
         Self {
-            weight: Tensor::from_data(TensorData::new(block.weight.clone(), block.shape().to_vec()), device),
-            bias: Tensor::from_data(TensorData::new(block.bias.clone(), [block.cout]), device),
+            weight: Tensor::from_data(TensorData::new(block.weight, shape), device),
+            bias: Tensor::from_data(TensorData::new(block.bias, [block.cout]), device),
             kind: block.kind,
             residual: block.residual,
         }
@@ -55,13 +56,13 @@ pub struct Net {
 }
 
 impl Net {
-    pub fn new(layers: &Layers, device: &Device) -> Self {
-        let (weight, bias) = &layers.output_conv;
+    pub fn new(layers: Layers, device: &Device) -> Self {
+        let (weight, bias) = layers.output_conv;
         Self {
-            stages: layers.stages.map(|b| Block::new(b, device)),
+            stages: layers.stages.into_map(|b| Block::new(b, device)),
             output_conv: (
-                Tensor::from_data(TensorData::new(weight.clone(), [3, 32, 1, 1]), device),
-                Tensor::from_data(TensorData::new(bias.clone(), [3]), device),
+                Tensor::from_data(TensorData::new(weight, [3, 32, 1, 1]), device),
+                Tensor::from_data(TensorData::new(bias, [3]), device),
             ),
             device: device.clone(),
         }

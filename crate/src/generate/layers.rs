@@ -48,14 +48,18 @@ pub struct Stages<B> {
 }
 
 impl<B> Stages<B> {
-    /// The same stages with each block made into a backend's.
-    pub fn map<C>(&self, f: impl Fn(&B) -> C) -> Stages<C> {
-        let stages = |stages: &[Vec<B>]| stages.iter().map(|s| s.iter().map(&f).collect()).collect();
+    /// The same stages with each block made into a backend's, one at a
+    /// time: each block's weights are freed as soon as its replacement
+    /// exists, so loading never holds the model twice over.
+    pub fn into_map<C>(self, mut f: impl FnMut(B) -> C) -> Stages<C> {
+        let mut stages = |stages: Vec<Vec<B>>| -> Vec<Vec<C>> { stages.into_iter().map(|s| s.into_iter().map(&mut f).collect()).collect() };
+        let face_encoder = stages(self.face_encoder);
+        let face_decoder = stages(self.face_decoder);
         Stages {
-            audio_encoder: self.audio_encoder.iter().map(&f).collect(),
-            face_encoder: stages(&self.face_encoder),
-            face_decoder: stages(&self.face_decoder),
-            output_block: f(&self.output_block),
+            audio_encoder: self.audio_encoder.into_iter().map(&mut f).collect(),
+            face_encoder,
+            face_decoder,
+            output_block: f(self.output_block),
         }
     }
 
@@ -138,37 +142,33 @@ fn face_decoder() -> Vec<Vec<Spec>> {
 }
 
 impl Layers {
-    /// From the released state_dict's tensors (names without `module.`).
-    pub fn from_weights(weights: &Weights) -> Result<Self, String> {
-        let stages = |prefix: &str, specs: Vec<Vec<Spec>>| -> Result<Vec<Vec<Block>>, String> {
+    /// From the released state_dict's tensors (names without `module.`),
+    /// taken out of `weights` as they are folded.
+    pub fn from_weights(mut weights: Weights) -> Result<Self, String> {
+        let weights = &mut weights;
+        let mut stages = |prefix: &str, specs: Vec<Vec<Spec>>| -> Result<Vec<Vec<Block>>, String> {
             specs
                 .into_iter()
                 .enumerate()
                 .map(|(s, blocks)| blocks.into_iter().enumerate().map(|(b, spec)| block(weights, &format!("{prefix}.{s}.{b}"), spec)).collect())
                 .collect()
         };
+        let face_encoder = stages("face_encoder_blocks", face_encoder())?;
+        let face_decoder = stages("face_decoder_blocks", face_decoder())?;
         let audio_encoder = audio_encoder()
             .into_iter()
             .enumerate()
             .map(|(i, spec)| block(weights, &format!("audio_encoder.{i}"), spec))
             .collect::<Result<_, _>>()?;
         Ok(Self {
-            stages: Stages {
-                audio_encoder,
-                face_encoder: stages("face_encoder_blocks", face_encoder())?,
-                face_decoder: stages("face_decoder_blocks", face_decoder())?,
-                output_block: block(weights, "output_block.0", conv(80, 32, 3, [1, 1], 1))?,
-            },
-            output_conv: (
-                get(weights, "output_block.1.weight", &[3, 32, 1, 1])?.to_vec(),
-                get(weights, "output_block.1.bias", &[3])?.to_vec(),
-            ),
+            stages: Stages { audio_encoder, face_encoder, face_decoder, output_block: block(weights, "output_block.0", conv(80, 32, 3, [1, 1], 1))? },
+            output_conv: (take(weights, "output_block.1.weight", &[3, 32, 1, 1])?, take(weights, "output_block.1.bias", &[3])?),
         })
     }
 }
 
-fn get<'a>(weights: &'a Weights, name: &str, shape: &[usize]) -> Result<&'a [f32], String> {
-    let (got, values) = weights.get(name).ok_or_else(|| format!("the weights have no {name}"))?;
+fn take(weights: &mut Weights, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+    let (got, values) = weights.remove(name).ok_or_else(|| format!("the weights have no {name}"))?;
     if got != shape {
         return Err(format!("{name} has shape {got:?}, expected {shape:?}"));
     }
@@ -177,16 +177,16 @@ fn get<'a>(weights: &'a Weights, name: &str, shape: &[usize]) -> Result<&'a [f32
 
 /// A block with its BatchNorm folded in: per output channel o,
 /// `scale = gamma / sqrt(var + eps)`, `w' = w * scale`, `b' = (b - mean) * scale + beta`.
-fn block(weights: &Weights, prefix: &str, (cin, cout, k, kind, residual): Spec) -> Result<Block, String> {
+fn block(weights: &mut Weights, prefix: &str, (cin, cout, k, kind, residual): Spec) -> Result<Block, String> {
     let conv = format!("{prefix}.conv_block.0");
     let bn = format!("{prefix}.conv_block.1");
     let mut block = Block { cin, cout, k, kind, residual, weight: Vec::new(), bias: Vec::new() };
-    let mut weight = get(weights, &format!("{conv}.weight"), &block.shape())?.to_vec();
-    let bias = get(weights, &format!("{conv}.bias"), &[cout])?;
-    let gamma = get(weights, &format!("{bn}.weight"), &[cout])?;
-    let beta = get(weights, &format!("{bn}.bias"), &[cout])?;
-    let mean = get(weights, &format!("{bn}.running_mean"), &[cout])?;
-    let var = get(weights, &format!("{bn}.running_var"), &[cout])?;
+    let mut weight = take(weights, &format!("{conv}.weight"), &block.shape())?;
+    let bias = take(weights, &format!("{conv}.bias"), &[cout])?;
+    let gamma = take(weights, &format!("{bn}.weight"), &[cout])?;
+    let beta = take(weights, &format!("{bn}.bias"), &[cout])?;
+    let mean = take(weights, &format!("{bn}.running_mean"), &[cout])?;
+    let var = take(weights, &format!("{bn}.running_var"), &[cout])?;
 
     let scale: Vec<f32> = (0..cout).map(|o| gamma[o] / (var[o] + BN_EPS).sqrt()).collect();
     // Each output channel's weights are runs of `cin*k*k` (conv) or `k*k`

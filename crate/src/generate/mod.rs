@@ -39,14 +39,14 @@ pub enum Generator {
 
 impl Generator {
     /// On the CPU, from the released state_dict's tensors (names without
-    /// `module.`).
-    pub fn on_cpu(weights: &Weights) -> Result<Self, String> {
-        Ok(Self::Cpu(cpu::Net::new(&layers::Layers::from_weights(weights)?)))
+    /// `module.`), consumed as they are used.
+    pub fn on_cpu(weights: Weights) -> Result<Self, String> {
+        Ok(Self::Cpu(cpu::Net::new(layers::Layers::from_weights(weights)?)))
     }
 
     /// On a burn device (burn's own CPU backend included).
-    pub fn on_device(weights: &Weights, device: &Device) -> Result<Self, String> {
-        Ok(Self::Device(device::Net::new(&layers::Layers::from_weights(weights)?, device)))
+    pub fn on_device(weights: Weights, device: &Device) -> Result<Self, String> {
+        Ok(Self::Device(device::Net::new(layers::Layers::from_weights(weights)?, device)))
     }
 
     /// One batch from flat row-major values, read back to the CPU: `batch`
@@ -78,7 +78,7 @@ mod tests {
 
     /// Max abs difference from `gen_out.npy`, which the authors' code produced
     /// from `gen_mel.npy` and `gen_face.npy` with the formula weights of seed 7.
-    pub(super) fn error_against_the_original(weights: &Weights) -> f32 {
+    pub(super) fn error_against_the_original(weights: Weights) -> f32 {
         error_of(&Generator::on_cpu(weights).unwrap())
     }
 
@@ -93,14 +93,14 @@ mod tests {
 
     #[test]
     fn matches_the_original_on_the_cpu() {
-        let max_err = error_against_the_original(&formula::weights(7));
+        let max_err = error_against_the_original(formula::weights(7));
         println!("generator parity (own CPU kernels, batch 4): max abs error {max_err:.3e}");
         assert!(max_err <= 1e-4, "max abs error {max_err}");
     }
 
     #[test]
     fn matches_the_original_on_burns_cpu_backend() {
-        let max_err = error_of(&Generator::on_device(&formula::weights(7), &Device::flex()).unwrap());
+        let max_err = error_of(&Generator::on_device(formula::weights(7), &Device::flex()).unwrap());
         println!("generator parity (burn flex, batch 4): max abs error {max_err:.3e}");
         assert!(max_err <= 1e-4, "max abs error {max_err}");
     }
@@ -150,7 +150,7 @@ mod checkpoint_tests {
         assert_eq!(exact, weights, "f32 conversion is lossless");
         let (size16, half) = convert(Precision::F16);
         assert!(size16 * 2 < size32 + 100_000, "f16: {size16} bytes vs f32 {size32}");
-        let max_err = error_against_the_original(&half);
+        let max_err = error_against_the_original(half);
         println!("generator parity with f16 weights (CPU, batch 4): max abs error {max_err:.3e}");
         assert!(max_err <= 1e-2, "f16 weights: max abs error {max_err}");
     }

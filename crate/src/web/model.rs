@@ -90,11 +90,10 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
 
     let cached = clock();
     let generator = match backend {
-        Backend::Cpu => Generator::on_cpu(&weights),
-        Backend::Webgpu => Generator::on_device(&weights, &device),
+        Backend::Cpu => Generator::on_cpu(weights),
+        Backend::Webgpu => Generator::on_device(weights, &device),
     }
     .map_err(|e| JsError::new(&e))?;
-    drop(weights);
     MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(generator)));
     let seconds = |from: f64, to: f64| (to - from) / 1e3;
     to_js(&ModelReport {
