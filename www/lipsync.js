@@ -227,11 +227,22 @@ export async function lipSync({ face, voice, options = {}, label = true, batch =
       }
       report({ done, total, seconds: (performance.now() - started) / 1000 });
     };
+    // The encoder works on one batch while the core computes the next: a
+    // batch's frames go in once the previous batch's are in, so frames stay
+    // in order and at most two batches are held.
+    let encoding = Promise.resolve();
+    const queue = async (finished) => {
+      await encoding;
+      encoding = encode(finished);
+      // Its failure is met at the next await of `encoding`, not lost.
+      encoding.catch(() => {});
+    };
     for await (const pixels of source.frames(plan.sources)) {
       if (cancelled()) throw new Cancelled();
-      await encode(await core.jobPush(pixels));
+      await queue(await core.jobPush(pixels));
     }
-    await encode(await core.jobFinish());
+    await queue(await core.jobFinish());
+    await encoding;
     if (done !== total) throw new Error(`the video came out with ${done} of its ${total} frames; please report this`);
     await feeder.until(Infinity);
     await output.finalize();
