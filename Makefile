@@ -30,7 +30,7 @@ dist: wasm js
 	node scripts/precache.mjs --dist dist
 
 native: setup
-	cargo build --release --locked -p wav2lip
+	cargo build --release --locked -p wav2lip --features gpu
 
 serve: wasm js
 	PORT=$(PORT) node scripts/serve.mjs

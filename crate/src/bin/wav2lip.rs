@@ -100,9 +100,12 @@ fn selftest_command(args: &[String]) -> Result<(), String> {
 fn device_named(name: &str) -> Result<Device, String> {
     match name {
         "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "gpu")]
         "wgpu" => Device::wgpu_options()
             .init()
             .map_err(|e| format!("no wgpu device: {e} (a Vulkan or Metal driver is needed)")),
+        #[cfg(not(feature = "gpu"))]
+        "wgpu" => Err("this wav2lip was built without GPU support: build it with `make native` (cargo's --features gpu)".into()),
         other => Err(format!("unknown device \"{other}\": use cpu or wgpu")),
     }
 }
