@@ -30,14 +30,15 @@ commands:
                                  the original's --pads, default 0,10,0,0)
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
-  generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|flex|wgpu]
+  generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|flex|gpu|wgpu]
                                  run the generator: [B,1,80,16] + [B,6,96,96] -> [B,3,96,96]
   convert CHECKPOINT -o MODEL.safetensors [--f16]
                                  keep only the generator, as safetensors (f32, or f16:
                                  half the size, values rounded to about 3 digits)
-  bench [--checkpoint CKPT] [--device cpu|flex|wgpu] [--batches 1,8,32] [--runs N]
+  bench [--checkpoint CKPT] [--device cpu|flex|gpu|wgpu] [--batches 1,8,32] [--runs N]
                                  time the generator (formula weights if no checkpoint);
-                                 cpu: our own kernels, flex: burn's CPU backend
+                                 cpu, gpu: our own kernels (gpu through wgpu: Vulkan,
+                                 Metal); flex, wgpu: burn's kernels
   bench detect [--runs 20]       time face detection on a 1280x720 frame (CPU)
   bench audio [--seconds 60] [--runs 5]
                                  time the mel spectrogram of that much audio at 16, 44.1
@@ -97,6 +98,9 @@ fn selftest_command(args: &[String]) -> Result<(), String> {
     if report.passed { Ok(()) } else { Err("the backend computed wrong values".into()) }
 }
 
+#[cfg(not(feature = "gpu"))]
+const WITHOUT_GPU: &str = "this wav2lip was built without GPU support: build it with `make native` (cargo's --features gpu)";
+
 fn device_named(name: &str) -> Result<Device, String> {
     match name {
         "cpu" => Ok(Device::flex()),
@@ -105,17 +109,26 @@ fn device_named(name: &str) -> Result<Device, String> {
             .init()
             .map_err(|e| format!("no wgpu device: {e} (a Vulkan or Metal driver is needed)")),
         #[cfg(not(feature = "gpu"))]
-        "wgpu" => Err("this wav2lip was built without GPU support: build it with `make native` (cargo's --features gpu)".into()),
+        "wgpu" => Err(WITHOUT_GPU.into()),
         other => Err(format!("unknown device \"{other}\": use cpu or wgpu")),
     }
 }
 
-/// The generator on `name`: "cpu" (our kernels), or a burn device ("flex":
-/// burn's CPU backend, "wgpu").
+/// The generator on `name`: "cpu" or "gpu" (our kernels, on the CPU or
+/// through wgpu), or a burn device ("flex": burn's CPU backend, "wgpu").
 fn generator_on(name: &str, weights: Weights) -> Result<Generator, String> {
     match name {
         "cpu" => Generator::on_cpu(weights),
         "flex" => Generator::on_device(weights, &Device::flex()),
+        #[cfg(feature = "gpu")]
+        "gpu" => {
+            let (_, setup) = Device::wgpu_options()
+                .init_with_setup()
+                .map_err(|e| format!("no wgpu device: {e} (a Vulkan or Metal driver is needed)"))?;
+            Generator::on_gpu(weights, &setup)
+        }
+        #[cfg(not(feature = "gpu"))]
+        "gpu" => Err(WITHOUT_GPU.into()),
         other => Generator::on_device(weights, &device_named(other)?),
     }
 }

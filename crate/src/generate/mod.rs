@@ -1,10 +1,13 @@
 //! The Wav2Lip generator (`shared/WAV2LIP.md`): its [`layers`] read out of
 //! a checkpoint's weights, run either on the CPU by loops of our own
-//! ([`cpu`]: the wasm CPU path and native) or on a burn device ([`device`]:
-//! WebGPU in the browser, Vulkan/Metal natively).
+//! ([`cpu`]: the wasm CPU path and native), on a GPU by WGSL kernels of
+//! our own ([`gpu`]: WebGPU in the browser, Vulkan/Metal natively), or on a
+//! burn device ([`device`]: burn's kernels, the reference point).
 
 pub mod cpu;
 pub mod device;
+#[cfg(any(target_family = "wasm", feature = "gpu"))]
+pub mod gpu;
 pub mod layers;
 
 use std::collections::HashMap;
@@ -34,6 +37,8 @@ impl Runner for Generator {
 #[derive(Debug)]
 pub enum Generator {
     Cpu(cpu::Net),
+    #[cfg(any(target_family = "wasm", feature = "gpu"))]
+    Gpu(gpu::Net),
     Device(device::Net),
 }
 
@@ -42,6 +47,12 @@ impl Generator {
     /// `module.`), consumed as they are used.
     pub fn on_cpu(weights: Weights) -> Result<Self, String> {
         Ok(Self::Cpu(cpu::Net::new(layers::Layers::from_weights(weights)?)))
+    }
+
+    /// On the GPU burn's wgpu runtime shares through `setup`.
+    #[cfg(any(target_family = "wasm", feature = "gpu"))]
+    pub fn on_gpu(weights: Weights, setup: &burn::tensor::wgpu::WgpuSetup) -> Result<Self, String> {
+        Ok(Self::Gpu(gpu::Net::new(layers::Layers::from_weights(weights)?, setup)))
     }
 
     /// On a burn device (burn's own CPU backend included).
@@ -64,6 +75,8 @@ impl Generator {
         }
         match self {
             Self::Cpu(net) => Ok(net.run(&mel, &face, batch)),
+            #[cfg(any(target_family = "wasm", feature = "gpu"))]
+            Self::Gpu(net) => net.run(&mel, &face, batch).await,
             Self::Device(net) => net.run(mel, face, batch).await,
         }
     }

@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 
 use burn::tensor::Device;
+use burn::tensor::wgpu::WgpuSetup;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -21,8 +22,9 @@ mod voice;
 
 thread_local! {
     /// burn registers one WebGPU runtime per page; a second init fails, so the
-    /// device is created once and cloned.
-    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+    /// device is created once and cloned. The generator's own kernels run on
+    /// the same wgpu device and queue (the setup).
+    static WEBGPU: RefCell<Option<(Device, WgpuSetup)>> = const { RefCell::new(None) };
     /// What `initBackend` chose: the generator runs on our CPU kernels or on
     /// the WebGPU device; the device (burn's CPU one on the CPU path) also
     /// runs the convolution self-check.
@@ -110,12 +112,17 @@ fn active() -> Result<(Backend, Device), JsError> {
 }
 
 async fn webgpu_device() -> Result<Device, String> {
-    if let Some(device) = WEBGPU.with(|slot| slot.borrow().clone()) {
+    if let Some((device, _)) = WEBGPU.with(|slot| slot.borrow().clone()) {
         return Ok(device);
     }
-    let device = Device::wgpu_options().init_async().await.map_err(|e| format!("{e}"))?;
-    WEBGPU.with(|slot| *slot.borrow_mut() = Some(device.clone()));
+    let (device, setup) = Device::wgpu_options().init_with_setup_async().await.map_err(|e| format!("{e}"))?;
+    WEBGPU.with(|slot| *slot.borrow_mut() = Some((device.clone(), setup)));
     Ok(device)
+}
+
+/// The wgpu handles behind the WebGPU device, once it has started.
+fn webgpu_setup() -> Result<WgpuSetup, JsError> {
+    WEBGPU.with(|slot| slot.borrow().as_ref().map(|(_, setup)| setup.clone())).ok_or_else(|| JsError::new("WebGPU has not started"))
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {

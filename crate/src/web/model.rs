@@ -8,7 +8,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::{active, to_js};
+use super::{active, to_js, webgpu_setup};
 use crate::checkpoint::safetensors::{Precision, write_generator};
 use crate::checkpoint::{Checkpoint, CheckpointError, Source, check_range};
 use crate::backend::Backend;
@@ -67,7 +67,7 @@ struct ModelReport {
 /// file). `name` is recorded in the copy's metadata.
 #[wasm_bindgen(js_name = loadModel)]
 pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<js_sys::Function>) -> Result<JsValue, JsError> {
-    let (backend, device) = active()?;
+    let (backend, _) = active()?;
     let clock = js_sys::Date::now;
     let started = clock();
     let source = JsSource { len: len as u64, read };
@@ -91,7 +91,7 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
     let cached = clock();
     let generator = match backend {
         Backend::Cpu => Generator::on_cpu(weights),
-        Backend::Webgpu => Generator::on_device(weights, &device),
+        Backend::Webgpu => Generator::on_gpu(weights, &webgpu_setup()?),
     }
     .map_err(|e| JsError::new(&e))?;
     MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(generator)));

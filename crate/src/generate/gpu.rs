@@ -1,0 +1,334 @@
+//! The generator on a GPU through WGSL kernels of our own (`conv.wgsl`,
+//! `concat.wgsl`), on the wgpu device and queue burn's runtime shares.
+//!
+//! burn 0.22 without autotune convolves by a direct kernel (two loads per
+//! multiply-add), and its autotuned alternatives need cooperative-matrix
+//! units that WebGPU does not expose; so, as on the CPU path, the
+//! convolutions are ours: register tiles, BatchNorm folded at load, bias,
+//! residual and activation fused into the convolution's store. A batch is
+//! one submission; only the final frames come back.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+
+use burn::tensor::wgpu::{WgpuSetup, wgpu};
+use wgpu::util::DeviceExt;
+
+use super::layers::{self, Kind, Layers};
+
+const TRANSPOSED: u32 = 1;
+const RESIDUAL: u32 = 2;
+const RELU: u32 = 4;
+const SIGMOID: u32 = 8;
+/// `@workgroup_size` of both kernels.
+const GROUP: usize = 64;
+
+/// A convolution block's packed weights on the device.
+#[derive(Debug)]
+struct Block {
+    weight: wgpu::Buffer,
+    bias: wgpu::Buffer,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    kind: Kind,
+    flags: u32,
+}
+
+/// An activation on the device: NHWC, channels padded to a multiple of 4.
+#[derive(Clone)]
+struct Activation {
+    buffer: wgpu::Buffer,
+    n: usize,
+    h: usize,
+    w: usize,
+    c4: usize,
+}
+
+/// One dispatch of a recorded batch.
+struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    group: wgpu::BindGroup,
+    invocations: usize,
+}
+
+#[derive(Debug)]
+pub struct Net {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    conv: wgpu::ComputePipeline,
+    concat: wgpu::ComputePipeline,
+    stages: layers::Stages<Block>,
+    /// The final 1×1 convolution with its sigmoid.
+    output: Block,
+}
+
+impl Net {
+    pub fn new(layers: Layers, setup: &WgpuSetup) -> Self {
+        let (device, queue) = (setup.device.clone(), setup.queue.clone());
+        let pipeline = |source: &str, entry: &str| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(entry),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let conv = pipeline(include_str!("conv.wgsl"), "conv");
+        let concat = pipeline(include_str!("concat.wgsl"), "concat");
+        let (weight, bias) = layers.output_conv;
+        let output = layers::Block {
+            cin: 32,
+            cout: 3,
+            k: 1,
+            kind: Kind::Conv { stride: [1, 1], padding: 0 },
+            residual: false,
+            weight,
+            bias,
+        };
+        let upload = |block: layers::Block, flags| {
+            let (weight, bias) = pack(&block);
+            let buffer = |values: &[f32], label| {
+                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytes(values),
+                    usage: wgpu::BufferUsages::STORAGE,
+                })
+            };
+            Block {
+                weight: buffer(&weight, "weights"),
+                bias: buffer(&bias, "bias"),
+                cin: block.cin,
+                cout: block.cout,
+                k: block.k,
+                kind: block.kind,
+                flags: flags | if block.residual { RESIDUAL } else { 0 },
+            }
+        };
+        let stages = layers.stages.into_map(|b| upload(b, RELU));
+        let output = upload(output, SIGMOID);
+        Self { device, queue, conv, concat, stages, output }
+    }
+
+    /// One batch, as [`super::Generator::run`]: NCHW in, NCHW out.
+    pub async fn run(&self, mel: &[f32], face: &[f32], batch: usize) -> Result<Vec<f32>, String> {
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let recorded = RefCell::new(Vec::new());
+        let mel = self.upload(mel, batch, 1, 80, 16);
+        let face = self.upload(face, batch, 6, 96, 96);
+        let x = self.stages.forward(mel, face, |b, x| self.block(b, &x, &recorded), |a, b| self.join(&a, &b, &recorded));
+        let out = self.block(&self.output, &x, &recorded);
+
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("generator") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("generator"), timestamp_writes: None });
+            for dispatch in recorded.into_inner() {
+                pass.set_pipeline(&dispatch.pipeline);
+                pass.set_bind_group(0, &dispatch.group, &[]);
+                let (x, y) = grid(dispatch.invocations);
+                pass.dispatch_workgroups(x, y, 1);
+            }
+        }
+        let size = out.buffer.size();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("frames"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.copy_buffer_to_buffer(&out.buffer, 0, &staging, 0, size);
+        self.queue.submit([encoder.finish()]);
+        if let Some(error) = memory.pop().await {
+            return Err(format!("the GPU ran out of memory ({error}); a smaller batch may fit"));
+        }
+        if let Some(error) = validation.pop().await {
+            return Err(format!("the GPU refused the generator's work: {error}"));
+        }
+        map(&self.device, &staging).await?;
+        let nhwc: Vec<f32> = staging.get_mapped_range(..).map_err(|e| format!("reading the result failed: {e:?}"))?
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        staging.unmap();
+        Ok(to_nchw(&nhwc, batch, 3, 96 * 96, 4))
+    }
+
+    /// NCHW values to an NHWC activation with channels padded to 4.
+    fn upload(&self, values: &[f32], n: usize, c: usize, h: usize, w: usize) -> Activation {
+        let c4 = c.div_ceil(4);
+        let mut nhwc = vec![0.0; n * h * w * c4 * 4];
+        for (i, v) in values.iter().enumerate() {
+            let (b, rest) = (i / (c * h * w), i % (c * h * w));
+            let (ch, pixel) = (rest / (h * w), rest % (h * w));
+            nhwc[(b * h * w + pixel) * c4 * 4 + ch] = *v;
+        }
+        let buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("input"),
+            contents: bytes(&nhwc),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        Activation { buffer, n, h, w, c4 }
+    }
+
+    fn activation(&self, n: usize, h: usize, w: usize, c4: usize) -> Activation {
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("activation"),
+            size: (n * h * w * c4 * 16) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        Activation { buffer, n, h, w, c4 }
+    }
+
+    fn uniform(&self, values: &[u32]) -> wgpu::Buffer {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: &bytes,
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
+    }
+
+    fn group(&self, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<_> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    fn block(&self, block: &Block, x: &Activation, recorded: &RefCell<Vec<Dispatch>>) -> Activation {
+        debug_assert_eq!(x.c4, block.cin.div_ceil(4));
+        let k = block.k;
+        let (sy, sx, pad, h, w) = match block.kind {
+            Kind::Conv { stride: [sy, sx], padding } => {
+                (sy, sx, padding, (x.h + 2 * padding - k) / sy + 1, (x.w + 2 * padding - k) / sx + 1)
+            }
+            Kind::Transposed { stride, padding, output_padding } => (
+                stride,
+                stride,
+                padding,
+                (x.h - 1) * stride + k + output_padding - 2 * padding,
+                (x.w - 1) * stride + k + output_padding - 2 * padding,
+            ),
+        };
+        let flags = block.flags | if matches!(block.kind, Kind::Transposed { .. }) { TRANSPOSED } else { 0 };
+        let (oc4, ob) = (block.cout.div_ceil(4), block.cout.div_ceil(8));
+        let y = self.activation(x.n, h, w, oc4);
+        let params = self.uniform(&[
+            x.n, x.h, x.w, x.c4, h, w, oc4, ob, k, sy, sx, pad, flags as usize, 0, 0, 0,
+        ].map(|v| v as u32));
+        // Without a residual the kernel never reads binding 3; the input stands in.
+        let residual = if flags & RESIDUAL != 0 { &x.buffer } else { &block.bias };
+        let group = self.group(&self.conv, &[&x.buffer, &block.weight, &block.bias, residual, &y.buffer, &params]);
+        recorded.borrow_mut().push(Dispatch { pipeline: self.conv.clone(), group, invocations: x.n * h * w.div_ceil(4) * ob });
+        y
+    }
+
+    fn join(&self, a: &Activation, b: &Activation, recorded: &RefCell<Vec<Dispatch>>) -> Activation {
+        debug_assert_eq!((a.n, a.h, a.w), (b.n, b.h, b.w));
+        let y = self.activation(a.n, a.h, a.w, a.c4 + b.c4);
+        let pixels = a.n * a.h * a.w;
+        let params = self.uniform(&[pixels as u32, a.c4 as u32, b.c4 as u32, 0]);
+        let group = self.group(&self.concat, &[&a.buffer, &b.buffer, &y.buffer, &params]);
+        recorded.borrow_mut().push(Dispatch { pipeline: self.concat.clone(), group, invocations: pixels * y.c4 });
+        y
+    }
+}
+
+/// Weights in `conv.wgsl`'s layout, `[cout/8][ky][kx][cin/4][ci 0..4][co 0..8]`
+/// (zero-padded), and the bias padded to a multiple of 8.
+fn pack(block: &layers::Block) -> (Vec<f32>, Vec<f32>) {
+    let layers::Block { cin, cout, k, .. } = *block;
+    let (c4, ob) = (cin.div_ceil(4), cout.div_ceil(8));
+    let mut packed = vec![0.0; ob * k * k * c4 * 32];
+    let mut i = 0;
+    for o in 0..ob {
+        for ky in 0..k {
+            for kx in 0..k {
+                for ci in 0..c4 * 4 {
+                    for lane in 0..8 {
+                        let co = o * 8 + lane;
+                        if ci < cin && co < cout {
+                            packed[i] = block.weight[match block.kind {
+                                Kind::Conv { .. } => ((co * cin + ci) * k + ky) * k + kx,
+                                Kind::Transposed { .. } => ((ci * cout + co) * k + ky) * k + kx,
+                            }];
+                        }
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    let mut bias = block.bias.clone();
+    bias.resize(ob * 8, 0.0);
+    (packed, bias)
+}
+
+/// Workgroups for `invocations`, wrapping into a second dimension past the
+/// 65 535 a dimension may hold.
+fn grid(invocations: usize) -> (u32, u32) {
+    let groups = invocations.div_ceil(GROUP);
+    let x = groups.min(65_535);
+    (x as u32, groups.div_ceil(x.max(1)) as u32)
+}
+
+fn bytes(values: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no invalid bit patterns or padding; u8 has alignment 1.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), std::mem::size_of_val(values)) }
+}
+
+/// NHWC with `stride` channels (of which `c` are kept) to NCHW.
+fn to_nchw(nhwc: &[f32], n: usize, c: usize, pixels: usize, stride: usize) -> Vec<f32> {
+    let mut out = vec![0.0; n * c * pixels];
+    for b in 0..n {
+        for ch in 0..c {
+            for p in 0..pixels {
+                out[(b * c + ch) * pixels + p] = nhwc[(b * pixels + p) * stride + ch];
+            }
+        }
+    }
+    out
+}
+
+/// Map `buffer` for reading; resolves when the GPU has finished with it.
+async fn map(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Result<(), String> {
+    type Slot = (Option<Result<(), wgpu::BufferAsyncError>>, Option<Waker>);
+    let slot: Arc<Mutex<Slot>> = Arc::default();
+    let done = slot.clone();
+    buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        done.0 = Some(result);
+        if let Some(waker) = done.1.take() {
+            waker.wake();
+        }
+    });
+    // Natively nothing drives wgpu's callbacks but a poll; in the browser
+    // the map's promise does, and this returns at once.
+    device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| format!("the GPU stopped: {e}"))?;
+    std::future::poll_fn(|cx| {
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.0.take() {
+            Some(result) => Poll::Ready(result.map_err(|e| format!("reading the result failed: {e}"))),
+            None => {
+                slot.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
