@@ -188,7 +188,7 @@ async function voiceFeeder(file, source) {
  * the framing's (pads, smoothing, …); `report({done, total})` hears of
  * progress; `cancelled()` is polled between frames.
  */
-export async function lipSync({ face, voice, options = {}, label = true, batch = 4 }, report, cancelled) {
+export async function lipSync({ face, voice, options = {}, label = true, batch = 4, tune = false }, report, cancelled) {
   const started = performance.now();
   const source = await named(face, openFaceInput(face));
   let output = null;
@@ -198,7 +198,7 @@ export async function lipSync({ face, voice, options = {}, label = true, batch =
     const still = source.kind === 'photo' || source.count === 1;
     const badge = label ? drawLabel(Math.round(source.height / Math.max(1, options.resizeFactor ?? 1))) : null;
     const plan = core.jobStart(
-      { options: { ...options, still: options.still ?? still }, width: source.width, height: source.height, fps: source.fps, sourceFrames: source.count, batch },
+      { options: { ...options, still: options.still ?? still }, width: source.width, height: source.height, fps: source.fps, sourceFrames: source.count, batch, tune },
       badge?.pixels ?? new Uint8Array(), badge?.width ?? 0, badge?.height ?? 0,
     );
     const { frames: total, width, height } = plan;
@@ -225,7 +225,7 @@ export async function lipSync({ face, voice, options = {}, label = true, batch =
         done += 1;
         await feeder.until(timestamp + 1);
       }
-      report({ done, total, seconds: (performance.now() - started) / 1000 });
+      report({ done, total, batch: core.jobBatch(), seconds: (performance.now() - started) / 1000 });
     };
     // The encoder works on one batch while the core computes the next: a
     // batch's frames go in once the previous batch's are in, so frames stay

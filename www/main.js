@@ -349,10 +349,11 @@ async function runJob(core) {
   runProgress.hidden = false;
   runProgress.value = 0;
   showRun('loading', 'Starting…');
-  const onProgress = ({ done, total, seconds }) => {
+  const onProgress = ({ done, total, seconds, batch }) => {
     runProgress.value = done / total;
     const fps = done / seconds;
     showRun('loading', `${done} / ${total} frames · ${fps.toFixed(1)} fps · about ${duration((total - done) / fps)} left`);
+    runStatus.title = `${batch} frames a batch`;
   };
   try {
     const args = { face: inputs.face, voice: inputs.voice, options: readOptions(), label: document.querySelector('#label').checked };

@@ -103,9 +103,10 @@ function ensureDetector() {
   return detector;
 }
 
-// The generator's batch: the GPU gains from larger ones; on the CPU, two
-// frames for each worker sharing it.
-const batchSize = () => (backend === 'webgpu' ? 16 : Math.max(4, 2 * (helpers.count + 1)));
+// The generator's batch: on the GPU the job finds it (from 2, doubling
+// while frames get cheaper: where that stops depends on the GPU); on the
+// CPU, two frames for each worker sharing it.
+const batchSize = () => (backend === 'webgpu' ? { batch: 2, tune: true } : { batch: Math.max(4, 2 * (helpers.count + 1)), tune: false });
 let backend = 'cpu';
 // Spare cores for the CPU path; a helper itself starts none.
 let helpers = null;
@@ -177,7 +178,7 @@ const methods = {
   async lipSync({ face, voice, options, label }, progress) {
     await ensureDetector();
     cancelRequested = false;
-    return lipSync({ face, voice, options, label, batch: batchSize() }, progress, () => cancelRequested);
+    return lipSync({ face, voice, options, label, ...batchSize() }, progress, () => cancelRequested);
   },
   /** The current voice's mel spectrogram, [80, T] row-major. */
   voiceMel: () => core.voiceMel(),

@@ -21,6 +21,7 @@ use crate::blend::{MaskShape, blend};
 use crate::crop::{FACE, generator_input};
 use crate::detect::{Detector, Rgba};
 use crate::framing::{self, Framing, Options, Placement};
+use crate::generate::batch::Tuner;
 use crate::generate::{FACE_VALUES, MEL_VALUES, Runner};
 use crate::label::Label;
 
@@ -37,6 +38,8 @@ pub struct Job {
     mel: Mel,
     starts: Vec<usize>,
     batch: usize,
+    /// When the batch size is being found: the tuner, and a clock in ms.
+    tuner: Option<(Tuner, fn() -> f64)>,
     label: Option<Label>,
     /// Frames whose placement the smoothing has not settled yet.
     unplaced: VecDeque<Frame>,
@@ -91,6 +94,7 @@ impl Job {
             mel,
             starts,
             batch,
+            tuner: None,
             label,
             unplaced: VecDeque::new(),
             placed: VecDeque::new(),
@@ -158,6 +162,18 @@ impl Job {
         }
     }
 
+    /// From now on, find the batch size ([`Tuner`]) from the current one up
+    /// to `max`, timing batches by `clock` (ms).
+    pub fn tune(&mut self, max: usize, clock: fn() -> f64) {
+        self.tuner = Some((Tuner::new(self.batch, max), clock));
+        self.batch = self.tuner.as_ref().map_or(self.batch, |(t, _)| t.size());
+    }
+
+    /// The batch size in use (it changes while [`Job::tune`] searches).
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
     /// The next batch when one is due: `batch` settled frames, or the last
     /// few once the job is finished.
     pub fn next_batch(&mut self) -> Option<Batch> {
@@ -212,7 +228,13 @@ impl Job {
         while let Some(mut batch) = self.next_batch() {
             let generated = if batch.faces > 0 {
                 let (mel, face) = (std::mem::take(&mut batch.mel), std::mem::take(&mut batch.face));
-                generator.run(mel, face, batch.faces).await?
+                let started = self.tuner.as_ref().map(|(_, clock)| clock());
+                let generated = generator.run(mel, face, batch.faces).await?;
+                if let (Some((tuner, clock)), Some(started)) = (&mut self.tuner, started) {
+                    tuner.record(batch.faces, clock() - started);
+                    self.batch = tuner.size();
+                }
+                generated
             } else {
                 Vec::new()
             };
@@ -321,5 +343,45 @@ mod tests {
         let err = job.push(vec![0; 10], Some(&detector())).unwrap_err();
         assert!(err.contains("RGBA bytes"), "{err}");
         assert!(Job::new(Options::default(), (320, 240), &clock, mel(10), 1, None).err().unwrap().contains("0.2 s"));
+    }
+
+    /// A generator that takes `20 ms + 1 ms a frame` on a clock the test owns.
+    struct Timed(std::cell::RefCell<Vec<usize>>);
+
+    static NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    fn now() -> f64 {
+        NOW.load(std::sync::atomic::Ordering::SeqCst) as f64
+    }
+
+    impl Runner for Timed {
+        async fn run(&self, _mel: Vec<f32>, _face: Vec<f32>, batch: usize) -> Result<Vec<f32>, String> {
+            self.0.borrow_mut().push(batch);
+            NOW.fetch_add(20 + batch as u64, std::sync::atomic::Ordering::SeqCst);
+            Ok(vec![0.5; batch * 3 * 96 * 96])
+        }
+    }
+
+    #[test]
+    fn a_tuned_job_grows_its_batches_while_frames_get_cheaper() {
+        let (photo, w, h) = crate::testdata::astronaut();
+        let mut job = Job::new(Options::default(), (w, h), &FrameClock::Constant { fps: 25.0 }, mel(112), 1, None).unwrap();
+        job.tune(8, now);
+        let (detector, generator) = (detector(), Timed(Default::default()));
+        let frames = job.frames();
+        assert!(frames >= 30, "{frames} frames");
+        let mut out = 0;
+        for _ in 0..frames {
+            job.push(photo.clone(), Some(&detector)).unwrap();
+            out += block_on(job.drain(&generator)).unwrap().len();
+        }
+        job.finish().unwrap();
+        out += block_on(job.drain(&generator)).unwrap().len();
+        assert_eq!(out, frames, "every frame comes out once");
+        // Warm-up at 1, then 21, 11, 6, 3.5 ms a frame at 1, 2, 4, 8; 8 is the limit.
+        let sizes = generator.0.into_inner();
+        assert_eq!(sizes[..6], [1, 1, 2, 4, 8, 8], "{sizes:?}");
+        assert!(sizes[6..sizes.len() - 1].iter().all(|&s| s == 8), "{sizes:?}");
+        assert_eq!(job.batch(), 8);
     }
 }

@@ -67,6 +67,7 @@ try {
   if (/^Done/.test(status)) [frames, wall] = [Number(status.match(/Done: (\d+) frames/)[1]), (Date.now() - started) / 1000];
   const mb = (bytes) => (bytes / 2 ** 20).toFixed(0);
   console.log(status);
+  console.log(`frames a batch at the end: ${await page.locator('#run-status').getAttribute('title')}`);
   console.log(`lip sync, ${seconds} s of 1280x720 at 25 fps on ${used}: ${frames} frames in ${wall.toFixed(0)} s = ${(frames / wall).toFixed(2)} frames/s end to end; ` +
     `peak memory: wasm ${mb(peak.wasm)} MiB + helpers' wasm ${mb(peak.helpers)} MiB + worker JS heap ${peak.worker === null ? 'n/a' : `${mb(peak.worker)} MiB`} + page JS heap ${mb(peak.page)} MiB = ${mb(peak.wasm + peak.helpers + (peak.worker ?? 0) + peak.page)} MiB`);
 } finally {

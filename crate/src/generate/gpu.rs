@@ -9,6 +9,7 @@
 //! one submission; only the final frames come back.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
@@ -39,11 +40,35 @@ struct Block {
 /// An activation on the device: NHWC, channels padded to a multiple of 4.
 #[derive(Clone)]
 struct Activation {
-    buffer: wgpu::Buffer,
+    buffer: Rc<Pooled>,
     n: usize,
     h: usize,
     w: usize,
     c4: usize,
+}
+
+impl Activation {
+    fn bytes(&self) -> u64 {
+        (self.n * self.h * self.w * self.c4 * 16) as u64
+    }
+}
+
+/// Buffers whose activations are no longer needed, for later ones of the
+/// same batch: a batch is recorded before it runs, and WebGPU orders each
+/// dispatch's reads before a later one's writes, so a buffer is free for
+/// reuse as soon as the recording has passed its last reader: 16 MB a
+/// frame instead of 24 MB with every activation held at once.
+type Pool = Rc<RefCell<Vec<wgpu::Buffer>>>;
+
+struct Pooled {
+    buffer: wgpu::Buffer,
+    pool: Pool,
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        self.pool.borrow_mut().push(self.buffer.clone());
+    }
 }
 
 /// One dispatch of a recorded batch.
@@ -122,10 +147,12 @@ impl Net {
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let recorded = RefCell::new(Vec::new());
-        let mel = self.upload(mel, batch, 1, 80, 16);
-        let face = self.upload(face, batch, 6, 96, 96);
-        let x = self.stages.forward(mel, face, |b, x| self.block(b, &x, &recorded), |a, b| self.join(&a, &b, &recorded));
-        let out = self.block(&self.output, &x, &recorded);
+        let pool = Pool::default();
+        let mel = self.upload(mel, batch, 1, 80, 16, &pool);
+        let face = self.upload(face, batch, 6, 96, 96, &pool);
+        let x = self.stages.forward(mel, face, |b, x| self.block(b, &x, &pool, &recorded), |a, b| self.join(&a, &b, &pool, &recorded));
+        let out = self.block(&self.output, &x, &pool, &recorded);
+        drop(x);
 
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("generator") });
         {
@@ -137,14 +164,14 @@ impl Net {
                 pass.dispatch_workgroups(x, y, 1);
             }
         }
-        let size = out.buffer.size();
+        let size = out.bytes();
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("frames"),
             size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        encoder.copy_buffer_to_buffer(&out.buffer, 0, &staging, 0, size);
+        encoder.copy_buffer_to_buffer(&out.buffer.buffer, 0, &staging, 0, size);
         self.queue.submit([encoder.finish()]);
         if let Some(error) = memory.pop().await {
             return Err(format!("the GPU ran out of memory ({error}); a smaller batch may fit"));
@@ -162,7 +189,7 @@ impl Net {
     }
 
     /// NCHW values to an NHWC activation with channels padded to 4.
-    fn upload(&self, values: &[f32], n: usize, c: usize, h: usize, w: usize) -> Activation {
+    fn upload(&self, values: &[f32], n: usize, c: usize, h: usize, w: usize, pool: &Pool) -> Activation {
         let c4 = c.div_ceil(4);
         let mut nhwc = vec![0.0; n * h * w * c4 * 4];
         for (i, v) in values.iter().enumerate() {
@@ -170,22 +197,28 @@ impl Net {
             let (ch, pixel) = (rest / (h * w), rest % (h * w));
             nhwc[(b * h * w + pixel) * c4 * 4 + ch] = *v;
         }
-        let buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("input"),
-            contents: bytes(&nhwc),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
-        Activation { buffer, n, h, w, c4 }
+        let x = self.activation(n, h, w, c4, pool);
+        self.queue.write_buffer(&x.buffer.buffer, 0, bytes(&nhwc));
+        x
     }
 
-    fn activation(&self, n: usize, h: usize, w: usize, c4: usize) -> Activation {
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("activation"),
-            size: (n * h * w * c4 * 16) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
+    /// Room for an activation: the smallest free buffer that holds it, or a new one.
+    fn activation(&self, n: usize, h: usize, w: usize, c4: usize, pool: &Pool) -> Activation {
+        let size = (n * h * w * c4 * 16) as u64;
+        let reused = {
+            let mut free = pool.borrow_mut();
+            let fit = free.iter().enumerate().filter(|(_, b)| b.size() >= size).min_by_key(|(_, b)| b.size()).map(|(i, _)| i);
+            fit.map(|i| free.swap_remove(i))
+        };
+        let buffer = reused.unwrap_or_else(|| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("activation"),
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
         });
-        Activation { buffer, n, h, w, c4 }
+        Activation { buffer: Rc::new(Pooled { buffer, pool: pool.clone() }), n, h, w, c4 }
     }
 
     fn uniform(&self, values: &[u32]) -> wgpu::Buffer {
@@ -210,7 +243,7 @@ impl Net {
         })
     }
 
-    fn block(&self, block: &Block, x: &Activation, recorded: &RefCell<Vec<Dispatch>>) -> Activation {
+    fn block(&self, block: &Block, x: &Activation, pool: &Pool, recorded: &RefCell<Vec<Dispatch>>) -> Activation {
         debug_assert_eq!(x.c4, block.cin.div_ceil(4));
         let k = block.k;
         let (sy, sx, pad, h, w) = match block.kind {
@@ -227,23 +260,23 @@ impl Net {
         };
         let flags = block.flags | if matches!(block.kind, Kind::Transposed { .. }) { TRANSPOSED } else { 0 };
         let (oc4, ob) = (block.cout.div_ceil(4), block.cout.div_ceil(8));
-        let y = self.activation(x.n, h, w, oc4);
+        let y = self.activation(x.n, h, w, oc4, pool);
         let params = self.uniform(&[
             x.n, x.h, x.w, x.c4, h, w, oc4, ob, k, sy, sx, pad, flags as usize, 0, 0, 0,
         ].map(|v| v as u32));
         // Without a residual the kernel never reads binding 3; the input stands in.
-        let residual = if flags & RESIDUAL != 0 { &x.buffer } else { &block.bias };
-        let group = self.group(&self.conv, &[&x.buffer, &block.weight, &block.bias, residual, &y.buffer, &params]);
+        let residual = if flags & RESIDUAL != 0 { &x.buffer.buffer } else { &block.bias };
+        let group = self.group(&self.conv, &[&x.buffer.buffer, &block.weight, &block.bias, residual, &y.buffer.buffer, &params]);
         recorded.borrow_mut().push(Dispatch { pipeline: self.conv.clone(), group, invocations: x.n * h * w.div_ceil(4) * ob });
         y
     }
 
-    fn join(&self, a: &Activation, b: &Activation, recorded: &RefCell<Vec<Dispatch>>) -> Activation {
+    fn join(&self, a: &Activation, b: &Activation, pool: &Pool, recorded: &RefCell<Vec<Dispatch>>) -> Activation {
         debug_assert_eq!((a.n, a.h, a.w), (b.n, b.h, b.w));
-        let y = self.activation(a.n, a.h, a.w, a.c4 + b.c4);
+        let y = self.activation(a.n, a.h, a.w, a.c4 + b.c4, pool);
         let pixels = a.n * a.h * a.w;
         let params = self.uniform(&[pixels as u32, a.c4 as u32, b.c4 as u32, 0]);
-        let group = self.group(&self.concat, &[&a.buffer, &b.buffer, &y.buffer, &params]);
+        let group = self.group(&self.concat, &[&a.buffer.buffer, &b.buffer.buffer, &y.buffer.buffer, &params]);
         recorded.borrow_mut().push(Dispatch { pipeline: self.concat.clone(), group, invocations: pixels * y.c4 });
         y
     }

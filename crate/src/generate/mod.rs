@@ -4,6 +4,7 @@
 //! our own ([`gpu`]: WebGPU in the browser, Vulkan/Metal natively), or on a
 //! burn device ([`device`]: burn's kernels, the reference point).
 
+pub mod batch;
 pub mod cpu;
 pub mod device;
 #[cfg(any(target_family = "wasm", feature = "gpu"))]

@@ -2,7 +2,7 @@
 //! its frames in one by one, and encodes the finished frames that come back
 //! (see `job` for the pipeline in between). One job at a time.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -16,6 +16,9 @@ use crate::label::Label;
 
 thread_local! {
     static JOB: RefCell<Option<Job>> = const { RefCell::new(None) };
+    /// The job's batch size as of its last batch (the job itself is out of
+    /// its slot while a batch runs).
+    static BATCH: Cell<usize> = const { Cell::new(0) };
 }
 
 #[derive(Deserialize)]
@@ -29,7 +32,15 @@ struct Spec {
     /// Frames in the face video (1 for a photo).
     source_frames: usize,
     batch: usize,
+    /// Find the batch size from `batch` up ([`Job::tune`]).
+    #[serde(default)]
+    tune: bool,
 }
+
+/// The most frames a tuned job puts in one batch: each holds ~16 MB of
+/// activations on the GPU (256 MB at 16), and 16 frames of the widest
+/// layer are already ~300 000 invocations, enough to fill a large GPU.
+const MAX_BATCH: usize = 16;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,7 +64,11 @@ pub fn job_start(spec: JsValue, label: Vec<u8>, label_width: usize, label_height
     let mel = voice::current().ok_or_else(|| JsError::new("no voice yet: choose the recording the lips should follow"))?;
     let label = if label.is_empty() { None } else { Some(Label::new(label, label_width, label_height).map_err(|e| JsError::new(&e))?) };
     let clock = FrameClock::Constant { fps: spec.fps };
-    let job = Job::new(spec.options, (spec.width, spec.height), &clock, mel, spec.batch, label).map_err(|e| JsError::new(&e))?;
+    let mut job = Job::new(spec.options, (spec.width, spec.height), &clock, mel, spec.batch, label).map_err(|e| JsError::new(&e))?;
+    if spec.tune {
+        job.tune(MAX_BATCH, now);
+    }
+    BATCH.with(|b| b.set(job.batch()));
     let (width, height) = job.size();
     let plan = Plan { frames: job.frames(), width, height, sources: job.sources(spec.source_frames.max(1)) };
     JOB.with(|slot| *slot.borrow_mut() = Some(job));
@@ -74,6 +89,24 @@ pub async fn job_finish() -> Result<js_sys::Array, JsError> {
     with_job(true, Job::finish).await
 }
 
+/// `performance.now()` in the worker, for timing batches.
+fn now() -> f64 {
+    let global = js_sys::global();
+    js_sys::Reflect::get(&global, &"performance".into())
+        .ok()
+        .and_then(|performance| {
+            let now: js_sys::Function = js_sys::Reflect::get(&performance, &"now".into()).ok()?.dyn_into().ok()?;
+            now.call0(&performance).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+/// Frames a batch in the current job (it changes while a tuned job searches).
+#[wasm_bindgen(js_name = jobBatch)]
+pub fn job_batch() -> usize {
+    BATCH.with(Cell::get)
+}
+
 /// Drop the job in progress, if any.
 #[wasm_bindgen(js_name = jobCancel)]
 pub fn job_cancel() {
@@ -90,6 +123,7 @@ async fn with_job(last: bool, step: impl FnOnce(&mut Job) -> Result<(), String>)
     let generator = model::current()?;
     step(&mut job).map_err(|e| JsError::new(&e))?;
     let frames = job.drain(&Shared(generator)).await.map_err(|e| JsError::new(&e))?;
+    BATCH.with(|b| b.set(job.batch()));
     if !last {
         JOB.with(|slot| *slot.borrow_mut() = Some(job));
     }
