@@ -104,7 +104,9 @@ def export(weights):
          helper.make_tensor_value_info("face", TensorProto.FLOAT, [batch, 6, 96, 96])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 3, 96, 96])],
         g.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="wav2lip-studio")
+    # IR version 8 (what opset 17 came with), not the writing onnx package's
+    # newest: ONNX Runtime refuses IR versions newer than it knows.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="wav2lip-studio", ir_version=8)
     onnx.checker.check_model(model)
     return model
 

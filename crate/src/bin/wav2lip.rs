@@ -125,6 +125,8 @@ fn generator_on(name: &str, weights: Weights) -> Result<Generator, String> {
             let (_, setup) = Device::wgpu_options()
                 .init_with_setup()
                 .map_err(|e| format!("no wgpu device: {e} (a Vulkan or Metal driver is needed)"))?;
+            let info = setup.adapter.get_info();
+            println!("adapter: {} ({:?}, driver {})", info.name, info.backend, info.driver_info);
             Generator::on_gpu(weights, &setup)
         }
         #[cfg(not(feature = "gpu"))]
@@ -308,6 +310,9 @@ fn convert_command(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The generator's arithmetic: 3.97 G multiply-adds a frame.
+const FLOP_PER_FRAME: f64 = 7.94e9;
+
 fn bench_command(args: &[String]) -> Result<(), String> {
     if args.first().is_some_and(|a| a == "audio") {
         return bench_audio_command(&args[1..]);
@@ -338,10 +343,11 @@ fn bench_command(args: &[String]) -> Result<(), String> {
         let first = first.elapsed();
         let median = median_seconds(runs, || block_on(generator.run(mel.clone(), face.clone(), batch)).map(drop))?;
         println!(
-            "batch {batch:>3}: {:8.1} ms/frame (median of {runs}: {:.0} ms per batch; first run {:.0} ms)",
+            "batch {batch:>3}: {:8.2} ms/frame (median of {runs}: {:.1} ms per batch; first run {:.0} ms), {:.1} GFLOP/s",
             median * 1e3 / batch as f64,
             median * 1e3,
-            first.as_secs_f64() * 1e3
+            first.as_secs_f64() * 1e3,
+            FLOP_PER_FRAME * batch as f64 / median / 1e9
         );
     }
     Ok(())

@@ -112,6 +112,17 @@ mod tests {
         assert!(max_err <= 1e-4, "max abs error {max_err}");
     }
 
+    /// Needs a wgpu adapter: `cargo test --features gpu` on a machine with a
+    /// Vulkan or Metal driver (Mesa's lavapipe, on the CPU, will do).
+    #[cfg(feature = "gpu")]
+    #[test]
+    fn matches_the_original_on_our_gpu_kernels() {
+        let (_, setup) = Device::wgpu_options().init_with_setup().expect("no wgpu adapter");
+        let max_err = error_of(&Generator::on_gpu(formula::weights(7), &setup).unwrap());
+        println!("generator parity (own WGSL kernels on {}, batch 4): max abs error {max_err:.3e}", setup.adapter.get_info().name);
+        assert!(max_err <= 1e-4, "max abs error {max_err}");
+    }
+
     #[test]
     fn matches_the_original_on_burns_cpu_backend() {
         let max_err = error_of(&Generator::on_device(formula::weights(7), &Device::flex()).unwrap());
