@@ -11,6 +11,8 @@ use wav2lip::checkpoint::writer::legacy_checkpoint;
 use wav2lip::checkpoint::safetensors::{self, Precision};
 use wav2lip::checkpoint::{Checkpoint, Entry, FileSource, Source};
 use wav2lip::generate::{Generator, Weights};
+#[cfg(feature = "gpu")]
+use wav2lip::generate::gpu::Storage;
 use wav2lip::{formula, npy};
 use wav2lip::audio::mel;
 use wav2lip::crop::{self, Pads};
@@ -30,15 +32,16 @@ commands:
                                  the original's --pads, default 0,10,0,0)
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
-  generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|flex|gpu|wgpu]
+  generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|flex|gpu|gpu-f32|wgpu]
                                  run the generator: [B,1,80,16] + [B,6,96,96] -> [B,3,96,96]
   convert CHECKPOINT -o MODEL.safetensors [--f16]
                                  keep only the generator, as safetensors (f32, or f16:
                                  half the size, values rounded to about 3 digits)
-  bench [--checkpoint CKPT] [--device cpu|flex|gpu|wgpu] [--batches 1,8,32] [--runs N]
+  bench [--checkpoint CKPT] [--device cpu|flex|gpu|gpu-f32|wgpu] [--batches 1,8,32] [--runs N]
                                  time the generator (formula weights if no checkpoint);
                                  cpu, gpu: our own kernels (gpu through wgpu: Vulkan,
-                                 Metal); flex, wgpu: burn's kernels
+                                 Metal; f16 storage where the GPU has shader-f16,
+                                 gpu-f32 never); flex, wgpu: burn's kernels
   bench detect [--runs 20]       time face detection on a 1280x720 frame (CPU)
   bench audio [--seconds 60] [--runs 5]
                                  time the mel spectrogram of that much audio at 16, 44.1
@@ -121,16 +124,17 @@ fn generator_on(name: &str, weights: Weights) -> Result<Generator, String> {
         "cpu" => Generator::on_cpu(weights),
         "flex" => Generator::on_device(weights, &Device::flex()),
         #[cfg(feature = "gpu")]
-        "gpu" => {
+        "gpu" | "gpu-f32" => {
             let (_, setup) = Device::wgpu_options()
                 .init_with_setup()
                 .map_err(|e| format!("no wgpu device: {e} (a Vulkan or Metal driver is needed)"))?;
             let info = setup.adapter.get_info();
-            println!("adapter: {} ({:?}, driver {})", info.name, info.backend, info.driver_info);
-            Generator::on_gpu(weights, &setup)
+            let storage = if name == "gpu" { Storage::best(&setup.device) } else { Storage::F32 };
+            println!("adapter: {} ({:?}, driver {}); {storage:?} storage", info.name, info.backend, info.driver_info);
+            Generator::on_gpu(weights, &setup, storage)
         }
         #[cfg(not(feature = "gpu"))]
-        "gpu" => Err(WITHOUT_GPU.into()),
+        "gpu" | "gpu-f32" => Err(WITHOUT_GPU.into()),
         other => Generator::on_device(weights, &device_named(other)?),
     }
 }

@@ -1,11 +1,11 @@
 // The decoder's skip connection: channels of `a` then of `b`, pixel by
-// pixel (NHWC, channels in vec4s).
+// pixel (NHWC, channels in vec4s `S`, as conv.wgsl).
 
 struct Params { pixels: u32, a4: u32, b4: u32, _pad: u32 }
 
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> a: array<S>;
+@group(0) @binding(1) var<storage, read> b: array<S>;
+@group(0) @binding(2) var<storage, read_write> y: array<S>;
 @group(0) @binding(3) var<uniform> p: Params;
 
 @compute @workgroup_size(64)

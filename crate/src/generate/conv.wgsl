@@ -11,6 +11,10 @@
 //
 // Weights are packed `[cout/8][ky][kx][cin/4][ci 0..4][co 0..8]`, two
 // vec4s per input channel (output channels 0..3, then 4..7), zero-padded.
+//
+// `S`, the stored vec4 (of weights and activations), is declared by the
+// code that loads this file: vec4<f32>, or vec4<f16> where the GPU has
+// shader-f16 (half the memory traffic); arithmetic is f32 either way.
 
 struct Params {
     n: u32, ih: u32, iw: u32, ic4: u32,
@@ -20,11 +24,11 @@ struct Params {
     flags: u32, _a: u32, _b: u32, _c: u32,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> x: array<S>;
+@group(0) @binding(1) var<storage, read> w: array<S>;
 @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> res: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> res: array<S>;
+@group(0) @binding(4) var<storage, read_write> y: array<S>;
 @group(0) @binding(5) var<uniform> p: Params;
 
 const TRANSPOSED: u32 = 1u;
@@ -44,12 +48,12 @@ fn source(o: u32, t: u32, stride: u32, size: u32) -> i32 {
     return i;
 }
 
-fn finish(v: vec4<f32>, at: u32) -> vec4<f32> {
+fn finish(v: vec4<f32>, at: u32) -> S {
     var r = v;
-    if ((p.flags & RESIDUAL) != 0u) { r += res[at]; }
+    if ((p.flags & RESIDUAL) != 0u) { r += vec4<f32>(res[at]); }
     if ((p.flags & RELU) != 0u) { r = max(r, vec4<f32>(0.0)); }
     if ((p.flags & SIGMOID) != 0u) { r = 1.0 / (1.0 + exp(-r)); }
-    return r;
+    return S(r);
 }
 
 @compute @workgroup_size(64)
@@ -88,14 +92,14 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let x3 = (row + u32(max(i3, 0))) * p.ic4;
             var wi = ((ob * p.k + ky) * p.k + kx) * p.ic4 * 8u;
             for (var c = 0u; c < p.ic4; c++) {
-                let v0 = x[x0 + c] * m0;
-                let v1 = x[x1 + c] * m1;
-                let v2 = x[x2 + c] * m2;
-                let v3 = x[x3 + c] * m3;
-                let wa0 = w[wi]; let wb0 = w[wi + 1u];
-                let wa1 = w[wi + 2u]; let wb1 = w[wi + 3u];
-                let wa2 = w[wi + 4u]; let wb2 = w[wi + 5u];
-                let wa3 = w[wi + 6u]; let wb3 = w[wi + 7u];
+                let v0 = vec4<f32>(x[x0 + c]) * m0;
+                let v1 = vec4<f32>(x[x1 + c]) * m1;
+                let v2 = vec4<f32>(x[x2 + c]) * m2;
+                let v3 = vec4<f32>(x[x3 + c]) * m3;
+                let wa0 = vec4<f32>(w[wi]); let wb0 = vec4<f32>(w[wi + 1u]);
+                let wa1 = vec4<f32>(w[wi + 2u]); let wb1 = vec4<f32>(w[wi + 3u]);
+                let wa2 = vec4<f32>(w[wi + 4u]); let wb2 = vec4<f32>(w[wi + 5u]);
+                let wa3 = vec4<f32>(w[wi + 6u]); let wb3 = vec4<f32>(w[wi + 7u]);
                 wi += 8u;
                 a0 += v0.x * wa0 + v0.y * wa1 + v0.z * wa2 + v0.w * wa3;
                 b0 += v0.x * wb0 + v0.y * wb1 + v0.z * wb2 + v0.w * wb3;

@@ -17,6 +17,7 @@ use burn::tensor::wgpu::{WgpuSetup, wgpu};
 use wgpu::util::DeviceExt;
 
 use super::layers::{self, Kind, Layers};
+use crate::checkpoint::{f16_to_f32, f32_to_f16};
 
 const TRANSPOSED: u32 = 1;
 const RESIDUAL: u32 = 2;
@@ -47,11 +48,53 @@ struct Activation {
     c4: usize,
 }
 
-impl Activation {
-    fn bytes(&self) -> u64 {
-        (self.n * self.h * self.w * self.c4 * 16) as u64
+/// How weights and activations are stored on the device (arithmetic is
+/// f32 either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    F32,
+    /// Half the memory and memory traffic, where the GPU has `shader-f16`;
+    /// outputs move by ~3e-3 (under one level of 8-bit colour; 2.7e-3 measured).
+    F16,
+}
+
+impl Storage {
+    /// F16 where the device has `shader-f16`, else F32.
+    pub fn best(device: &wgpu::Device) -> Self {
+        if device.features().contains(wgpu::Features::SHADER_F16) { Self::F16 } else { Self::F32 }
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 => 2,
+        }
+    }
+
+    /// Values as the device stores them.
+    fn bytes(self, values: &[f32]) -> Vec<u8> {
+        match self {
+            Self::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            Self::F16 => values.iter().flat_map(|&v| f32_to_f16(v).to_le_bytes()).collect(),
+        }
+    }
+
+    fn values(self, bytes: &[u8]) -> Vec<f32> {
+        match self {
+            Self::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Self::F16 => bytes.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+        }
+    }
+
+    /// The WGSL that declares `S`, the stored vec4, ahead of a kernel.
+    fn declaration(self) -> &'static str {
+        match self {
+            Self::F32 => "alias S = vec4<f32>;\n",
+            Self::F16 => "enable f16;\nalias S = vec4<f16>;\n",
+        }
     }
 }
+
 
 /// Buffers whose activations are no longer needed, for later ones of the
 /// same batch: a batch is recorded before it runs, and WebGPU orders each
@@ -87,15 +130,17 @@ pub struct Net {
     stages: layers::Stages<Block>,
     /// The final 1×1 convolution with its sigmoid.
     output: Block,
+    storage: Storage,
 }
 
 impl Net {
-    pub fn new(layers: Layers, setup: &WgpuSetup) -> Self {
+    /// `storage` F16 needs a device with `shader-f16` ([`Storage::best`]).
+    pub fn new(layers: Layers, setup: &WgpuSetup, storage: Storage) -> Self {
         let (device, queue) = (setup.device.clone(), setup.queue.clone());
         let pipeline = |source: &str, entry: &str| {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(entry),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
+                source: wgpu::ShaderSource::Wgsl(format!("{}{source}", storage.declaration()).into()),
             });
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry),
@@ -120,16 +165,16 @@ impl Net {
         };
         let upload = |block: layers::Block, flags| {
             let (weight, bias) = pack(&block);
-            let buffer = |values: &[f32], label| {
+            let buffer = |contents: &[u8], label| {
                 device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some(label),
-                    contents: bytes(values),
+                    contents,
                     usage: wgpu::BufferUsages::STORAGE,
                 })
             };
             Block {
-                weight: buffer(&weight, "weights"),
-                bias: buffer(&bias, "bias"),
+                weight: buffer(&storage.bytes(&weight), "weights"),
+                bias: buffer(&Storage::F32.bytes(&bias), "bias"),
                 cin: block.cin,
                 cout: block.cout,
                 k: block.k,
@@ -139,7 +184,7 @@ impl Net {
         };
         let stages = layers.stages.into_map(|b| upload(b, RELU));
         let output = upload(output, SIGMOID);
-        Self { device, queue, conv, concat, stages, output }
+        Self { device, queue, conv, concat, stages, output, storage }
     }
 
     /// One batch, as [`super::Generator::run`]: NCHW in, NCHW out.
@@ -164,7 +209,7 @@ impl Net {
                 pass.dispatch_workgroups(x, y, 1);
             }
         }
-        let size = out.bytes();
+        let size = (out.n * out.h * out.w * out.c4 * 4 * self.storage.size()) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("frames"),
             size,
@@ -180,10 +225,7 @@ impl Net {
             return Err(format!("the GPU refused the generator's work: {error}"));
         }
         map(&self.device, &staging).await?;
-        let nhwc: Vec<f32> = staging.get_mapped_range(..).map_err(|e| format!("reading the result failed: {e:?}"))?
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let nhwc = self.storage.values(&staging.get_mapped_range(..).map_err(|e| format!("reading the result failed: {e:?}"))?);
         staging.unmap();
         Ok(to_nchw(&nhwc, batch, 3, 96 * 96, 4))
     }
@@ -198,13 +240,13 @@ impl Net {
             nhwc[(b * h * w + pixel) * c4 * 4 + ch] = *v;
         }
         let x = self.activation(n, h, w, c4, pool);
-        self.queue.write_buffer(&x.buffer.buffer, 0, bytes(&nhwc));
+        self.queue.write_buffer(&x.buffer.buffer, 0, &self.storage.bytes(&nhwc));
         x
     }
 
     /// Room for an activation: the smallest free buffer that holds it, or a new one.
     fn activation(&self, n: usize, h: usize, w: usize, c4: usize, pool: &Pool) -> Activation {
-        let size = (n * h * w * c4 * 16) as u64;
+        let size = (n * h * w * c4 * 4 * self.storage.size()) as u64;
         let reused = {
             let mut free = pool.borrow_mut();
             let fit = free.iter().enumerate().filter(|(_, b)| b.size() >= size).min_by_key(|(_, b)| b.size()).map(|(i, _)| i);
@@ -318,11 +360,6 @@ fn grid(invocations: usize) -> (u32, u32) {
     let groups = invocations.div_ceil(GROUP);
     let x = groups.min(65_535);
     (x as u32, groups.div_ceil(x.max(1)) as u32)
-}
-
-fn bytes(values: &[f32]) -> &[u8] {
-    // SAFETY: f32 has no invalid bit patterns or padding; u8 has alignment 1.
-    unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), std::mem::size_of_val(values)) }
 }
 
 /// NHWC with `stride` channels (of which `c` are kept) to NCHW.

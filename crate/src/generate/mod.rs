@@ -50,10 +50,11 @@ impl Generator {
         Ok(Self::Cpu(cpu::Net::new(layers::Layers::from_weights(weights)?)))
     }
 
-    /// On the GPU burn's wgpu runtime shares through `setup`.
+    /// On the GPU burn's wgpu runtime shares through `setup`, storing
+    /// weights and activations as `storage` says.
     #[cfg(any(target_family = "wasm", feature = "gpu"))]
-    pub fn on_gpu(weights: Weights, setup: &burn::tensor::wgpu::WgpuSetup) -> Result<Self, String> {
-        Ok(Self::Gpu(gpu::Net::new(layers::Layers::from_weights(weights)?, setup)))
+    pub fn on_gpu(weights: Weights, setup: &burn::tensor::wgpu::WgpuSetup, storage: gpu::Storage) -> Result<Self, String> {
+        Ok(Self::Gpu(gpu::Net::new(layers::Layers::from_weights(weights)?, setup, storage)))
     }
 
     /// On a burn device (burn's own CPU backend included).
@@ -117,10 +118,17 @@ mod tests {
     #[cfg(feature = "gpu")]
     #[test]
     fn matches_the_original_on_our_gpu_kernels() {
+        use gpu::Storage;
         let (_, setup) = Device::wgpu_options().init_with_setup().expect("no wgpu adapter");
-        let max_err = error_of(&Generator::on_gpu(formula::weights(7), &setup).unwrap());
-        println!("generator parity (own WGSL kernels on {}, batch 4): max abs error {max_err:.3e}", setup.adapter.get_info().name);
+        let name = setup.adapter.get_info().name;
+        let max_err = error_of(&Generator::on_gpu(formula::weights(7), &setup, Storage::F32).unwrap());
+        println!("generator parity (own WGSL kernels on {name}, f32, batch 4): max abs error {max_err:.3e}");
         assert!(max_err <= 1e-4, "max abs error {max_err}");
+        if Storage::best(&setup.device) == Storage::F16 {
+            let max_err = error_of(&Generator::on_gpu(formula::weights(7), &setup, Storage::F16).unwrap());
+            println!("generator parity (own WGSL kernels on {name}, f16 storage, batch 4): max abs error {max_err:.3e}");
+            assert!(max_err <= 1e-2, "max abs error {max_err}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::checkpoint::safetensors::{Precision, write_generator};
 use crate::checkpoint::{Checkpoint, CheckpointError, Source, check_range};
 use crate::backend::Backend;
 use super::helpers::Shared;
+use crate::generate::gpu::Storage;
 use crate::generate::{Generator, Runner};
 
 thread_local! {
@@ -91,7 +92,10 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
     let cached = clock();
     let generator = match backend {
         Backend::Cpu => Generator::on_cpu(weights),
-        Backend::Webgpu => Generator::on_gpu(weights, &webgpu_setup()?),
+        Backend::Webgpu => {
+            let setup = webgpu_setup()?;
+            Generator::on_gpu(weights, &setup, Storage::best(&setup.device))
+        }
     }
     .map_err(|e| JsError::new(&e))?;
     MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(generator)));
