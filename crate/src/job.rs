@@ -38,7 +38,8 @@ pub struct Job {
     mel: Mel,
     starts: Vec<usize>,
     batch: usize,
-    /// When the batch size is being found: the tuner, and a clock in ms.
+    /// When the batch size is being found (in place of `batch`): the
+    /// tuner, and a clock in ms.
     tuner: Option<(Tuner, fn() -> f64)>,
     label: Option<Label>,
     /// Frames whose placement the smoothing has not settled yet.
@@ -166,18 +167,18 @@ impl Job {
     /// to `max`, timing batches by `clock` (ms).
     pub fn tune(&mut self, max: usize, clock: fn() -> f64) {
         self.tuner = Some((Tuner::new(self.batch, max), clock));
-        self.batch = self.tuner.as_ref().map_or(self.batch, |(t, _)| t.size());
     }
 
     /// The batch size in use (it changes while [`Job::tune`] searches).
     pub fn batch(&self) -> usize {
-        self.batch
+        self.tuner.as_ref().map_or(self.batch, |(tuner, _)| tuner.size())
     }
 
     /// The next batch when one is due: `batch` settled frames, or the last
     /// few once the job is finished.
     pub fn next_batch(&mut self) -> Option<Batch> {
-        let take = if self.placed.len() >= self.batch { self.batch } else if self.finished { self.placed.len() } else { 0 };
+        let batch = self.batch();
+        let take = if self.placed.len() >= batch { batch } else if self.finished { self.placed.len() } else { 0 };
         if take == 0 {
             return None;
         }
@@ -232,7 +233,6 @@ impl Job {
                 let generated = generator.run(mel, face, batch.faces).await?;
                 if let (Some((tuner, clock)), Some(started)) = (&mut self.tuner, started) {
                     tuner.record(batch.faces, clock() - started);
-                    self.batch = tuner.size();
                 }
                 generated
             } else {

@@ -16,6 +16,29 @@ impl Image {
         Self { h, w, c, data }
     }
 
+    /// From `c` planes of `h × w` (CHW, as the model's tensors are).
+    pub fn from_planes(planes: &[f32], c: usize, h: usize, w: usize) -> Self {
+        let mut data = vec![0.0; c * h * w];
+        for (ch, plane) in planes.chunks_exact(h * w).enumerate() {
+            for (i, &v) in plane.iter().enumerate() {
+                data[i * c + ch] = v;
+            }
+        }
+        Self::new(h, w, c, data)
+    }
+
+    /// The first `c` channels as planes (CHW).
+    pub fn planes(&self, c: usize) -> Vec<f32> {
+        let plane = self.h * self.w;
+        let mut data = vec![0.0; c * plane];
+        for (i, pixel) in self.data.chunks_exact(self.c).enumerate() {
+            for (ch, &v) in pixel[..c].iter().enumerate() {
+                data[ch * plane + i] = v;
+            }
+        }
+        data
+    }
+
     /// A copy with a border of `fill`: `[(before, after)]` for H, W and C.
     #[inline(never)]
     pub fn padded(&self, pads: [(usize, usize); 3], fill: f32) -> Image {

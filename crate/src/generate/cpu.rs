@@ -494,33 +494,10 @@ impl Net {
     /// One frame, planar (CHW) in and out as the model's tensors are.
     fn frame(&self, mel: &[f32], face: &[f32]) -> Vec<f32> {
         let mel = Image::new(80, 16, 1, mel.to_vec());
-        let x = self.stages.forward(mel, interleave(face, 6, 96, 96), |b, x| b.forward(&x), |x, skip| concat(&x, &skip));
+        let x = self.stages.forward(mel, Image::from_planes(face, 6, 96, 96), |b, x| b.forward(&x), |x, skip| concat(&x, &skip));
         let x = self.output_conv.forward(&x);
-        planar(&x).into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+        x.planes(x.c).into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
     }
-}
-
-/// CHW → HWC.
-fn interleave(planes: &[f32], c: usize, h: usize, w: usize) -> Image {
-    let mut data = vec![0.0; c * h * w];
-    for (ch, plane) in planes.chunks_exact(h * w).enumerate() {
-        for (i, &v) in plane.iter().enumerate() {
-            data[i * c + ch] = v;
-        }
-    }
-    Image::new(h, w, c, data)
-}
-
-/// HWC → CHW.
-fn planar(x: &Image) -> Vec<f32> {
-    let plane = x.h * x.w;
-    let mut data = vec![0.0; x.c * plane];
-    for (i, pixel) in x.data.chunks_exact(x.c).enumerate() {
-        for (ch, &v) in pixel.iter().enumerate() {
-            data[ch * plane + i] = v;
-        }
-    }
-    data
 }
 
 /// `a`'s channels, then `b`'s, per pixel.

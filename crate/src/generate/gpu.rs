@@ -18,6 +18,7 @@ use wgpu::util::DeviceExt;
 
 use super::layers::{self, Kind, Layers};
 use crate::checkpoint::{f16_to_f32, f32_to_f16};
+use crate::nhwc::{Image, valid};
 
 const TRANSPOSED: u32 = 1;
 const RESIDUAL: u32 = 2;
@@ -179,7 +180,9 @@ impl Net {
                 cout: block.cout,
                 k: block.k,
                 kind: block.kind,
-                flags: flags | if block.residual { RESIDUAL } else { 0 },
+                flags: flags
+                    | if block.residual { RESIDUAL } else { 0 }
+                    | if matches!(block.kind, Kind::Transposed { .. }) { TRANSPOSED } else { 0 },
             }
         };
         let stages = layers.stages.into_map(|b| upload(b, RELU));
@@ -227,18 +230,17 @@ impl Net {
         map(&self.device, &staging).await?;
         let nhwc = self.storage.values(&staging.get_mapped_range(..).map_err(|e| format!("reading the result failed: {e:?}"))?);
         staging.unmap();
-        Ok(to_nchw(&nhwc, batch, 3, 96 * 96, 4))
+        let frame = out.h * out.w * out.c4 * 4;
+        Ok(nhwc.chunks_exact(frame).flat_map(|f| Image::new(out.h, out.w, out.c4 * 4, f.to_vec()).planes(3)).collect())
     }
 
     /// NCHW values to an NHWC activation with channels padded to 4.
     fn upload(&self, values: &[f32], n: usize, c: usize, h: usize, w: usize, pool: &Pool) -> Activation {
         let c4 = c.div_ceil(4);
-        let mut nhwc = vec![0.0; n * h * w * c4 * 4];
-        for (i, v) in values.iter().enumerate() {
-            let (b, rest) = (i / (c * h * w), i % (c * h * w));
-            let (ch, pixel) = (rest / (h * w), rest % (h * w));
-            nhwc[(b * h * w + pixel) * c4 * 4 + ch] = *v;
-        }
+        let nhwc: Vec<f32> = values
+            .chunks_exact(c * h * w)
+            .flat_map(|f| Image::from_planes(f, c, h, w).padded([(0, 0), (0, 0), (0, c4 * 4 - c)], 0.0).data)
+            .collect();
         let x = self.activation(n, h, w, c4, pool);
         self.queue.write_buffer(&x.buffer.buffer, 0, &self.storage.bytes(&nhwc));
         x
@@ -290,7 +292,7 @@ impl Net {
         let k = block.k;
         let (sy, sx, pad, h, w) = match block.kind {
             Kind::Conv { stride: [sy, sx], padding } => {
-                (sy, sx, padding, (x.h + 2 * padding - k) / sy + 1, (x.w + 2 * padding - k) / sx + 1)
+                (sy, sx, padding, valid(x.h + 2 * padding, k, sy), valid(x.w + 2 * padding, k, sx))
             }
             Kind::Transposed { stride, padding, output_padding } => (
                 stride,
@@ -300,14 +302,13 @@ impl Net {
                 (x.w - 1) * stride + k + output_padding - 2 * padding,
             ),
         };
-        let flags = block.flags | if matches!(block.kind, Kind::Transposed { .. }) { TRANSPOSED } else { 0 };
         let (oc4, ob) = (block.cout.div_ceil(4), block.cout.div_ceil(8));
         let y = self.activation(x.n, h, w, oc4, pool);
         let params = self.uniform(&[
-            x.n, x.h, x.w, x.c4, h, w, oc4, ob, k, sy, sx, pad, flags as usize, 0, 0, 0,
+            x.n, x.h, x.w, x.c4, h, w, oc4, ob, k, sy, sx, pad, block.flags as usize, 0, 0, 0,
         ].map(|v| v as u32));
-        // Without a residual the kernel never reads binding 3; the input stands in.
-        let residual = if flags & RESIDUAL != 0 { &x.buffer.buffer } else { &block.bias };
+        // Without a residual the kernel never reads binding 3; the bias stands in.
+        let residual = if block.flags & RESIDUAL != 0 { &x.buffer.buffer } else { &block.bias };
         let group = self.group(&self.conv, &[&x.buffer.buffer, &block.weight, &block.bias, residual, &y.buffer.buffer, &params]);
         recorded.borrow_mut().push(Dispatch { pipeline: self.conv.clone(), group, invocations: x.n * h * w.div_ceil(4) * ob });
         y
@@ -360,19 +361,6 @@ fn grid(invocations: usize) -> (u32, u32) {
     let groups = invocations.div_ceil(GROUP);
     let x = groups.min(65_535);
     (x as u32, groups.div_ceil(x.max(1)) as u32)
-}
-
-/// NHWC with `stride` channels (of which `c` are kept) to NCHW.
-fn to_nchw(nhwc: &[f32], n: usize, c: usize, pixels: usize, stride: usize) -> Vec<f32> {
-    let mut out = vec![0.0; n * c * pixels];
-    for b in 0..n {
-        for ch in 0..c {
-            for p in 0..pixels {
-                out[(b * c + ch) * pixels + p] = nhwc[(b * pixels + p) * stride + ch];
-            }
-        }
-    }
-    out
 }
 
 /// Map `buffer` for reading; resolves when the GPU has finished with it.
