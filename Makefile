@@ -59,24 +59,26 @@ $(WAV2LIP_FIXTURES)/syncnet.pth:
 $(WAV2LIP_FIXTURES)/talking.mp4: scripts/test-clips.sh tests/fixtures/astronaut.png
 	bash scripts/test-clips.sh $(WAV2LIP_FIXTURES)
 
-# Speed and load-time figures, generator and audio: natively (CPU), then in Chromium.
-bench: native wasm js $(WAV2LIP_FIXTURES)/formula7-released-size.pth
+# Speed and load-time figures, generator and audio: natively (CPU), then in
+# Chromium; the picture-quality settings' PSNR; memory over jobs back to back.
+bench: native wasm js $(WAV2LIP_FIXTURES)/formula7-released-size.pth $(WAV2LIP_FIXTURES)/talking.mp4
 	$(CARGO_TARGET_DIR)/release/wav2lip bench --device cpu
 	$(CARGO_TARGET_DIR)/release/wav2lip bench audio
 	node tests/bench/browser.mjs $(WAV2LIP_FIXTURES)/formula7-released-size.pth
 	node tests/bench/audio.mjs
+	node tests/bench/quality.mjs
+	node tests/bench/soak.mjs
 
 $(WAV2LIP_FIXTURES)/formula7-released-size.pth:
 	mkdir -p $(WAV2LIP_FIXTURES)
 	cargo run --locked -q -p wav2lip -- formula-checkpoint --released-size -o $@
 
-# The checkpoint reader under libFuzzer; needs cargo-fuzz and a nightly
-# toolchain (not installed by setup: a developer's tool, not CI's).
-FUZZ_RUNS ?= 1000000
-fuzz:
-	mkdir -p crate/fuzz/corpus/checkpoint
-	cp -n tests/fixtures/*.pth tests/fixtures/*.safetensors crate/fuzz/corpus/checkpoint/
-	cd crate && env -u CARGO_TARGET_DIR cargo +nightly fuzz run --sanitizer none checkpoint -- -runs=$(FUZZ_RUNS) -max_len=262144 -rss_limit_mb=2048 -timeout=10
+# Every parser of a user's bytes under libFuzzer (checkpoint containers,
+# pickle, TFLite, .npy, WAV): each up to FUZZ_RUNS executions or FUZZ_SECONDS
+# (default 10 million or 30 minutes). Needs cargo-fuzz and a nightly
+# toolchain, which scripts/fuzz.sh installs: a developer's tool, not CI's.
+fuzz: setup
+	bash scripts/fuzz.sh
 
 clean:
 	rm -rf www/pkg www/lib dist

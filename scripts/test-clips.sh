@@ -7,6 +7,14 @@
 #   silent.mp4     talking.mp4 without its sound
 #   truncated.mp4  the first half of talking.mp4's bytes (an interrupted copy)
 #   short.wav      under a second of the voice, for quick whole jobs
+#   odd/           the odd but ordinary files people have (tests/e2e/odd.test.mjs
+#                  runs each through the page): faces rotated by the phone
+#                  (90°, 270°), an odd-sized VP9, 4K, one frame, variable frame
+#                  rate, a scene cut to another face, a PNG with alpha, a WebP,
+#                  a video starting 1 s after its sound, an 8K photo, a
+#                  10 000 × 10 000 video; voices in MP3, FLAC
+#                  96 kHz 5.1, 8 kHz µ-law, 22.05 kHz, Opus 5.1 in WebM, 7.1 WAV;
+#                  random bytes named .mp4 and .mp3
 set -euo pipefail
 out=${1:?usage: test-clips.sh DIR}
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,4 +36,38 @@ ff -f lavfi -i testsrc2=s=320x240:r=25 -i "$tmp/voice.wav" -t 1 \
 ff -i "$out/talking.mp4" -an -c copy "$out/silent.mp4"
 size=$(stat -c %s "$out/talking.mp4")
 head -c $((size / 2)) "$out/talking.mp4" > "$out/truncated.mp4"
+
+# The odd media: each short, so that a job on each stays quick.
+odd="$out/odd"
+mkdir -p "$odd"
+ff -i "$out/talking.mp4" -t 1 -c copy -metadata:s:v:0 rotate=90 "$odd/rotated90.mp4"
+ff -i "$out/talking.mp4" -t 1 -c copy -metadata:s:v:0 rotate=270 "$odd/rotated270.mp4"
+ff -i "$out/talking.mp4" -t 1 -vf scale=321:375,setsar=1 -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 1M -c:a libopus "$odd/odd321x375.webm"
+ff -i "$out/talking.mp4" -t 0.4 -vf scale=3840:2160 -c:v libx264 -preset ultrafast -crf 28 -c:a aac "$odd/uhd.mp4"
+ff -i "$out/talking.mp4" -frames:v 1 -an -c:v libx264 "$odd/oneframe.mp4"
+# Variable frame rate: frames held 40, 80 and 20 ms in turn.
+ff -i "$out/talking.mp4" -t 1.2 -vf "setpts='N/25/TB+if(eq(mod(N,3),1),0.04/TB,0)+if(eq(mod(N,3),2),0.02/TB,0)+floor(N/3)*0.02/TB'" -fps_mode vfr -c:v libx264 -preset veryfast -an "$odd/vfr.mp4"
+# A scene cut: half a second of the clip, then another face (the photo
+# mirrored, recoloured and placed elsewhere).
+ff -i "$out/talking.mp4" -loop 1 -framerate 25 -i "$here/tests/fixtures/astronaut.png" -filter_complex \
+  "[0:v]trim=0:0.5,setpts=PTS-STARTPTS[a];[1:v]hflip,hue=h=40,scale=300:300,pad=640:360:40:30:color=0x404040,trim=0:0.5,setpts=PTS-STARTPTS,format=yuv420p[b];[a][b]concat=n=2:v=1[v]" \
+  -map '[v]' -c:v libx264 -preset veryfast "$odd/montage.mp4"
+ff -i "$here/tests/fixtures/astronaut.png" -vf "scale=256:256,format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='if(lt(X,40),0,255)'" "$odd/alpha.png"
+ff -i "$here/tests/fixtures/astronaut.png" -vf scale=320:320 "$odd/face.webp"
+# The picture starts a second after the sound.
+ff -i "$tmp/voice.wav" -itsoffset 1 -i "$out/silent.mp4" -map 1:v -map 0:a -c:v copy -c:a aac "$odd/late-video.mp4"
+# Too big: an 8K photo (a job shrinks it to 4K), and a 10 000 × 10 000 video
+# (refused with a sentence before any work).
+ff -i "$here/tests/fixtures/astronaut.png" -vf scale=7680:4320 -q:v 4 "$odd/photo8k.jpg"
+ff -f lavfi -i color=c=gray:s=10000x10000:r=25 -frames:v 2 -c:v libx264 -preset ultrafast "$odd/huge.mp4"
+# Voices. The surround ones carry the speech in the centre channel, as films do.
+ff -i "$out/short.wav" -ar 44100 -ac 2 -c:a libmp3lame -b:a 128k "$odd/voice.mp3"
+ff -i "$out/short.wav" -af "pan=5.1|FC=c0|FL=0.2*c0|FR=0.2*c0|LFE=0.1*c0,aresample=96000" -c:a flac "$odd/surround96k.flac"
+ff -i "$out/short.wav" -ar 8000 -c:a pcm_mulaw "$odd/mulaw8k.wav"
+ff -i "$out/short.wav" -ar 22050 -c:a pcm_s16le "$odd/voice22k.wav"
+ff -i "$out/short.wav" -af "pan=5.1|FC=c0|FL=0.3*c0|FR=0.3*c0|BL=0.1*c0|BR=0.1*c0,aresample=48000" -c:a libopus -b:a 128k "$odd/surround51.webm"
+ff -i "$out/short.wav" -af "pan=7.1|FC=c0|FL=0.3*c0|FR=0.3*c0|SL=0.1*c0|SR=0.1*c0,aresample=48000" -c:a pcm_s16le "$odd/surround71.wav"
+# Noise bytes (seeded: the same every time).
+ff -f lavfi -i "anoisesrc=d=1:c=white:seed=7:r=65536" -f u8 -ac 1 "$odd/random.mp4"
+cp "$odd/random.mp4" "$odd/random.mp3"
 echo "test clips written to $out"

@@ -5,11 +5,11 @@
 // memory at any time, whatever the video's length.
 import * as core from './pkg/wav2lip.js';
 import {
-  ALL_FORMATS, AudioSampleSink, AudioSampleSource, BlobSource, CanvasSink, Input, Mp4OutputFormat, Output,
-  QUALITY_HIGH, StreamTarget, BufferTarget, VideoSample, VideoSampleSource, WebMOutputFormat,
-  getFirstEncodableAudioCodec, getFirstEncodableVideoCodec,
+  ALL_FORMATS, BlobSource, CanvasSink, Input, Mp4OutputFormat, Output, Quality, StreamTarget, BufferTarget, VideoSample,
+  VideoSampleSource, WebMOutputFormat, getFirstEncodableVideoCodec,
 } from './lib/mediabunny.js';
-import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
+import { FACE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
+import { openSoundtrack } from './soundtrack.js';
 
 /** A photo is shown this many times a second in the output. */
 const PHOTO_FPS = 25;
@@ -111,19 +111,28 @@ function drawLabel(height) {
 }
 
 /**
- * The codecs and container this browser can write at `width`×`height`:
- * H.264 + AAC in MP4 where it can, else H.264 + Opus in MP4, else VP9 or
- * VP8 + Opus in WebM.
+ * The picture's quality settings a person chooses from: mediabunny's
+ * quality scale, which the encoder meets with a constant quantizer where it
+ * has one (H.264, VP9 in Chromium), else with a bitrate for the frame size.
+ * What each gives on the untouched part of the frame is measured by
+ * `tests/bench/quality.mjs` (PSNR, size).
  */
-async function chooseFormat(width, height) {
-  const video = await getFirstEncodableVideoCodec(['avc', 'vp9', 'vp8'], { width, height });
-  const audio = await getFirstEncodableAudioCodec(['aac', 'opus']);
+export const QUALITIES = {
+  standard: () => new Quality('high'),
+  high: () => new Quality('very-high'),
+  'near-lossless': () => new Quality({ quality: 1.4 }),
+};
+
+/**
+ * The video codec and container this browser can write at `width`×`height`:
+ * H.264 in MP4 where it can, else VP9 or VP8 in WebM. (The sound is chosen
+ * for the container afterwards, by `openSoundtrack`.)
+ */
+async function chooseFormat(width, height, quality) {
+  const video = await getFirstEncodableVideoCodec(['avc', 'vp9', 'vp8'], { width, height, quality });
   if (!video) throw new Error(`this browser cannot encode video at ${width}×${height}; try another browser (Chrome, Edge) or a smaller resize`);
-  if (!audio) throw new Error('this browser cannot encode audio (no AAC or Opus encoder); try Chrome or Edge');
-  if (video === 'avc') return { video, audio, extension: 'mp4', mimeType: 'video/mp4', format: () => new Mp4OutputFormat() };
-  const webmAudio = audio === 'opus' ? audio : await getFirstEncodableAudioCodec(['opus']);
-  if (!webmAudio) throw new Error('this browser has no audio encoder usable with VP9; try Chrome or Edge');
-  return { video, audio: webmAudio, extension: 'webm', mimeType: 'video/webm', format: () => new WebMOutputFormat() };
+  if (video === 'avc') return { video, container: 'mp4', extension: 'mp4', mimeType: 'video/mp4', format: () => new Mp4OutputFormat() };
+  return { video, container: 'webm', extension: 'webm', mimeType: 'video/webm', format: () => new WebMOutputFormat() };
 }
 
 // Finished files live in OPFS so that a long video never sits in memory;
@@ -154,41 +163,15 @@ async function outputFile(name) {
   }
 }
 
-/** The voice's samples, fed to `source` as the video advances (interleaved). */
-async function voiceFeeder(file, source) {
-  const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
-  const track = await decodableTrack(input, 'audio', VOICE_TRACK);
-  const samples = new AudioSampleSink(track).samples();
-  let start = null;
-  let done = false;
-  return {
-    /** Add samples until the audio reaches `seconds` (all of it when Infinity). */
-    async until(seconds) {
-      while (!done) {
-        const { value: sample, done: ended } = await samples.next();
-        if (ended) {
-          done = true;
-          break;
-        }
-        start ??= sample.timestamp;
-        const at = sample.timestamp - start;
-        sample.setTimestamp(at);
-        await source.add(sample);
-        sample.close();
-        if (at > seconds) break;
-      }
-    },
-    dispose: () => input.dispose?.(),
-  };
-}
-
 /**
  * Lip-sync `face` (video or photo) to the voice the core holds (from
  * `voice`, which is decoded again for the output's sound). `options` are
- * the framing's (pads, smoothing, …); `report({done, total})` hears of
- * progress; `cancelled()` is polled between frames.
+ * the framing's (pads, smoothing, …); `report({done, total, notice})` hears
+ * of progress; `cancelled()` is polled between frames. When the GPU fails
+ * mid-job, `recover(error)` moves the core to the CPU and resolves to
+ * `{batch, notice}`; the job goes on from the batch that failed.
  */
-export async function lipSync({ face, voice, options = {}, label = true, batch = 4, tune = false }, report, cancelled) {
+export async function lipSync({ face, voice, options = {}, label = true, quality = 'high', batch = 4, tune = false, recover }, report, cancelled) {
   const started = performance.now();
   const source = await named(face, openFaceInput(face));
   let output = null;
@@ -202,17 +185,18 @@ export async function lipSync({ face, voice, options = {}, label = true, batch =
       badge?.pixels ?? new Uint8Array(), badge?.width ?? 0, badge?.height ?? 0,
     );
     const { frames: total, width, height } = plan;
-    const format = await chooseFormat(width, height);
+    const picture = (QUALITIES[quality] ?? QUALITIES.high)();
+    const format = await chooseFormat(width, height, picture);
+    // Both tracks' encoders are settled before the first frame is computed.
+    feeder = await named(voice, openSoundtrack(voice, format.container));
     const base = face.name.replace(/\.[^.]*$/, '') || 'video';
     const name = `${base}-lipsync.${format.extension}`;
     destination = await outputFile(name);
     output = new Output({ format: format.format(), target: destination.target });
-    const video = new VideoSampleSource({ codec: format.video, bitrate: QUALITY_HIGH, keyFrameInterval: 2 });
-    const audio = new AudioSampleSource({ codec: format.audio, bitrate: 128e3 });
+    const video = new VideoSampleSource({ codec: format.video, quality: picture, keyFrameInterval: 2 });
     output.addVideoTrack(video, { frameRate: source.fps });
-    output.addAudioTrack(audio);
+    output.addAudioTrack(feeder.source);
     output.setMetadataTags({ comment: DISCLOSURE, description: DISCLOSURE });
-    feeder = await named(voice, voiceFeeder(voice, audio));
     await output.start();
 
     let done = 0;
@@ -223,7 +207,7 @@ export async function lipSync({ face, voice, options = {}, label = true, batch =
         await video.add(sample);
         sample.close();
         done += 1;
-        await feeder.until(timestamp + 1);
+        await named(voice, feeder.until(timestamp + 1));
       }
       report({ done, total, batch: core.jobBatch(), seconds: (performance.now() - started) / 1000 });
     };
@@ -237,19 +221,31 @@ export async function lipSync({ face, voice, options = {}, label = true, batch =
       // Its failure is met at the next await of `encoding`, not lost.
       encoding.catch(() => {});
     };
+    // A batch the GPU failed on stays in the core's job: after `recover`
+    // it is run again on the CPU, and the job goes on from there.
+    const computed = async (call) => {
+      try {
+        return await call();
+      } catch (error) {
+        if (!recover || !core.jobStalled()) throw error;
+        const { batch: cpuBatch, notice } = await recover(error);
+        report({ done, total, batch: cpuBatch, notice, seconds: (performance.now() - started) / 1000 });
+        return computed(() => core.jobResume(cpuBatch));
+      }
+    };
     for await (const pixels of source.frames(plan.sources)) {
       if (cancelled()) throw new Cancelled();
-      await queue(await core.jobPush(pixels));
+      await queue(await computed(() => core.jobPush(pixels)));
     }
-    await queue(await core.jobFinish());
+    await queue(await computed(() => core.jobFinish()));
     await encoding;
     if (done !== total) throw new Error(`the video came out with ${done} of its ${total} frames; please report this`);
-    await feeder.until(Infinity);
+    await named(voice, feeder.until(Infinity));
     await output.finalize();
     const file = await destination.file();
     return {
       file, name, mimeType: format.mimeType, frames: total, width, height, fps: source.fps,
-      videoCodec: format.video, audioCodec: format.audio, seconds: (performance.now() - started) / 1000,
+      videoCodec: format.video, audioCodec: feeder.codec, sound: feeder.description, quality, seconds: (performance.now() - started) / 1000,
     };
   } catch (error) {
     core.jobCancel();

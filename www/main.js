@@ -16,6 +16,7 @@ const runButton = document.querySelector('#run');
 const cancelButton = document.querySelector('#cancel');
 const runProgress = document.querySelector('#run-progress');
 const runStatus = document.querySelector('#run-status');
+const runNotice = document.querySelector('#run-notice');
 const result = document.querySelector('#result');
 const resultVideo = document.querySelector('#result-video');
 const download = document.querySelector('#download');
@@ -268,6 +269,17 @@ function describeFace({ name, kind, width, height, faces }) {
   return `${about}: ${faces.length} faces found. Click the one who speaks (green box = chosen).`;
 }
 
+/**
+ * Frames over 4K are more than a job can hold: choose the shrink they need
+ * in Options (the person may shrink more, not less), and say so.
+ */
+function shrinkFor({ width, height, shrink }) {
+  const resize = document.querySelector('#resize');
+  if (shrink <= 1 || Number(resize.value) >= shrink) return '';
+  resize.value = String(shrink);
+  return ` At ${width}×${height} the frames are shrunk by ${shrink} for lip sync (Options), to ${Math.floor(width / shrink)}×${Math.floor(height / shrink)}: larger frames need more memory than a browser tab has.`;
+}
+
 function startFace(core) {
   onFileChosen(faceFile, (state, text) => show(faceStatus, state, text), {
     loading: (file) => `Looking at ${file.name}…`,
@@ -282,7 +294,7 @@ function startFace(core) {
       drawFaces();
       // A video may show a face later on; a photo without one cannot work.
       if (opened.kind === 'video' || opened.faces.length > 0) inputs.face = file;
-      return describeFace(opened);
+      return describeFace(opened) + shrinkFor(opened);
     },
   });
   facePreview.addEventListener('click', (event) => {
@@ -349,14 +361,23 @@ async function runJob(core) {
   runProgress.hidden = false;
   runProgress.value = 0;
   showRun('loading', 'Starting…');
-  const onProgress = ({ done, total, seconds, batch }) => {
+  runNotice.hidden = true;
+  const onProgress = ({ done, total, seconds, batch, notice }) => {
+    // Something the person should know about the run (the GPU lost, the
+    // job moved to the CPU); the page's compute line follows.
+    if (notice) {
+      runNotice.textContent = notice;
+      runNotice.hidden = false;
+      status.dataset.backend = 'cpu';
+      status.firstChild.textContent = 'Compute: CPU (WebAssembly) — the GPU stopped working during the last job.';
+    }
     runProgress.value = done / total;
     const fps = done / seconds;
     showRun('loading', `${done} / ${total} frames · ${fps.toFixed(1)} fps · about ${duration((total - done) / fps)} left`);
     runStatus.title = `${batch} frames a batch`;
   };
   try {
-    const args = { face: inputs.face, voice: inputs.voice, options: readOptions(), label: document.querySelector('#label').checked };
+    const args = { face: inputs.face, voice: inputs.voice, options: readOptions(), label: document.querySelector('#label').checked, quality: document.querySelector('#quality').value };
     const made = await core.call('lipSync', args, [], onProgress);
     if (resultUrl) URL.revokeObjectURL(resultUrl);
     resultUrl = URL.createObjectURL(made.file);
@@ -366,7 +387,7 @@ async function runJob(core) {
     download.textContent = `Download ${made.name} (${(made.file.size / 1e6).toFixed(1)} MB)`;
     result.hidden = false;
     runProgress.value = 1;
-    showRun('ready', `Done: ${made.frames} frames, ${made.width}×${made.height} at ${made.fps.toFixed(2)} fps, ${made.videoCodec} + ${made.audioCodec}, in ${duration(made.seconds)}.`);
+    showRun('ready', `Done: ${made.frames} frames, ${made.width}×${made.height} at ${made.fps.toFixed(2)} fps, ${made.videoCodec} (${made.quality} quality) + ${made.sound}, in ${duration(made.seconds)}.`);
   } catch (error) {
     runProgress.hidden = true;
     if (error.cancelled) showRun('none', 'Cancelled. Your files and settings are as they were; press the button to start again.');

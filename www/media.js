@@ -13,10 +13,27 @@ export async function decodableTrack(input, kind, { unreadable, formats, missing
     throw new Error(`${unreadable} (${error.message}); try ${formats}`);
   }
   if (!track) throw new Error(missing);
+  if (kind === 'video') checkSize(track.displayWidth, track.displayHeight);
   if (!(await track.canDecode())) {
     throw new Error(`this browser cannot decode its ${track.codec ?? 'unknown'} ${kind}; convert it to ${convert} first`);
   }
   return track;
+}
+
+/**
+ * The largest picture the app opens: 8192×4352 pixels (8K; H.264's largest
+ * frame). One such frame is 140 MB as RGBA, and the worker holds a few
+ * copies while it decodes and hands it over; a 10 000 × 10 000 one would
+ * take gigabytes. (Jobs on pictures over 4K shrink them first: the core's
+ * `shrinkNeeded`.)
+ */
+const MAX_PIXELS = 8192 * 4352;
+
+/** Refuse a picture larger than the app can open, saying what to do. */
+function checkSize(width, height) {
+  if (width * height <= MAX_PIXELS) return;
+  const mp = (n) => (n / 1e6).toFixed(0);
+  throw new Error(`its picture is ${width}×${height} pixels (${mp(width * height)} megapixels), more than a browser tab can work on; the app opens pictures up to ${mp(MAX_PIXELS)} megapixels (8K, e.g. 7680×4320): scale it down first, to 4K (3840×2160) or less`);
 }
 
 const IMAGE = /\.(jpe?g|png|webp|gif|bmp|avif)$/i;
@@ -45,6 +62,12 @@ export async function photoCanvas(file) {
     bitmap = await createImageBitmap(file);
   } catch {
     throw new Error('not an image this browser can read; try JPEG, PNG or WebP');
+  }
+  try {
+    checkSize(bitmap.width, bitmap.height);
+  } catch (error) {
+    bitmap.close();
+    throw error;
   }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   canvas.getContext('2d').drawImage(bitmap, 0, 0);

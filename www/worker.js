@@ -85,7 +85,8 @@ async function openFace(file) {
   const faces = core.detectFaces(pixels, width, height);
   // The canvas is not needed after this: hand its picture over uncopied.
   const picture = canvas.transferToImageBitmap();
-  return { name: file.name, kind, width, height, faces, picture };
+  // Over 4K a job shrinks the frames: the page chooses that for the person.
+  return { name: file.name, kind, width, height, faces, picture, shrink: core.shrinkNeeded(width, height) };
 }
 
 // The face detector's weights (BlazeFace, from MediaPipe's npm package,
@@ -111,10 +112,31 @@ let backend = 'cpu';
 // Spare cores for the CPU path; a helper itself starts none.
 let helpers = null;
 
+// The kind of the model loaded (plain, GAN), to load it again on the CPU
+// if the GPU goes away.
+let loadedKind = null;
+
 /** A model just loaded: on the CPU path, helpers load it too. */
 function loaded(report) {
+  if (report) loadedKind = report.kind ?? null;
   if (helpers && backend === 'cpu' && report?.cached) helpers.start(report.kind);
   return report;
+}
+
+/**
+ * The GPU failed mid-job (its device lost: a driver reset, the GPU process
+ * gone): move to the CPU path and load the model there (from its kept
+ * copy), so the job can go on. Returns the new batch size and what to tell
+ * the person.
+ */
+async function fallBackToCpu(failure) {
+  const report = await core.initBackend(null, 'cpu');
+  backend = report.backend;
+  const model = loadedKind && (await loadKept(loadedKind, false));
+  if (!model) throw new Error(`${failure.message}, and the model could not be loaded again on the CPU; choose the checkpoint again and restart`);
+  loaded(model);
+  await helpers?.ready();
+  return { batch: batchSize().batch, notice: `The GPU stopped working (${failure.message}); the rest of the job runs on the CPU, more slowly. No frame is lost.` };
 }
 
 // Set by a 'cancel' message, which is handled at once (not queued behind
@@ -172,13 +194,14 @@ const methods = {
   },
   /**
    * The whole job: `face` and `voice` files (the voice already loaded by
-   * loadVoice), framing `options`, the visible `label` on or off. Resolves
+   * loadVoice), framing `options`, the visible `label` on or off, the
+   * picture's `quality` (lipsync.js's QUALITIES). Resolves
    * to the finished file; progress arrives as {done, total, seconds}.
    */
-  async lipSync({ face, voice, options, label }, progress) {
+  async lipSync({ face, voice, options, label, quality }, progress) {
     await ensureDetector();
     cancelRequested = false;
-    return lipSync({ face, voice, options, label, ...batchSize() }, progress, () => cancelRequested);
+    return lipSync({ face, voice, options, label, quality, ...batchSize(), recover: fallBackToCpu }, progress, () => cancelRequested);
   },
   /** The current voice's mel spectrogram, [80, T] row-major. */
   voiceMel: () => core.voiceMel(),
@@ -198,6 +221,8 @@ const immediate = {
     cancelRequested = true;
     return null;
   },
+  /** Test hook: lose the WebGPU device now, as a driver reset would. */
+  loseGpu: () => core.testLoseGpu(),
   /** Bytes in use: the core's linear memory, its helpers' (CPU path) and this worker's JS heap (Chromium only). */
   async memory() {
     const { memory } = await ready;

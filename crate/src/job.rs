@@ -28,6 +28,18 @@ use crate::label::Label;
 /// A frame waiting in the job: RGBA pixels at the output size.
 type Frame = Vec<u8>;
 
+/// The largest frame a job works on: 4096×2304 pixels (4K and a little
+/// more). A job holds about fifteen frames at once (the smoothing's five,
+/// a batch, the one being encoded), each 4 bytes a pixel: 600 MB here,
+/// already much of what a browser tab gets; 8K frames would need 2 GB.
+pub const MAX_FRAME_PIXELS: usize = 4096 * 2304;
+
+/// The smallest resize factor that brings `width`×`height` frames within
+/// [`MAX_FRAME_PIXELS`] (1 for most videos).
+pub fn shrink_needed(width: usize, height: usize) -> usize {
+    (1..).find(|f| (width / f) * (height / f) <= MAX_FRAME_PIXELS).expect("a large enough factor fits")
+}
+
 pub struct Job {
     framing: Framing,
     factor: usize,
@@ -79,6 +91,14 @@ impl Job {
         }
         let factor = options.resize_factor.max(1);
         let (out_w, out_h) = (width / factor, height / factor);
+        if out_w * out_h > MAX_FRAME_PIXELS {
+            let needed = shrink_needed(width, height);
+            return Err(format!(
+                "frames of {width}×{height}{} are more than a browser tab can hold while they are worked on (up to {:.1} megapixels, 4K); choose “Shrink frames by {needed}” in Options",
+                if factor > 1 { format!(" shrunk by {factor}") } else { String::new() },
+                MAX_FRAME_PIXELS as f64 / 1e6,
+            ));
+        }
         if out_w < FACE / 2 || out_h < FACE / 2 {
             return Err(format!(
                 "frames of {width}×{height} shrunk by {factor} are {out_w}×{out_h} pixels, too small for a face; use a smaller resize factor"
@@ -169,6 +189,17 @@ impl Job {
         self.tuner = Some((Tuner::new(self.batch, max), clock));
     }
 
+    /// From now on, `batch` frames a batch (any search stops): for the rest
+    /// of a job moved to another generator.
+    pub fn set_batch(&mut self, batch: usize) -> Result<(), String> {
+        if batch == 0 {
+            return Err("the batch size must be 1 or more".into());
+        }
+        self.batch = batch;
+        self.tuner = None;
+        Ok(())
+    }
+
     /// The batch size in use (it changes while [`Job::tune`] searches).
     pub fn batch(&self) -> usize {
         self.tuner.as_ref().map_or(self.batch, |(tuner, _)| tuner.size())
@@ -224,23 +255,45 @@ impl Job {
     }
 
     /// Run every due batch through `generator`: the finished frames, in order.
+    ///
+    /// When the generator fails (a GPU lost mid-job), the batch it was given
+    /// goes back to the front of the queue, so a later `drain` — on another
+    /// generator — starts from that batch: no frame is lost or repeated. The
+    /// batches finished before it are lost with the error, so the caller
+    /// drains after each frame it pushes (a frame's batch is then the only
+    /// one due).
     pub async fn drain(&mut self, generator: &impl Runner) -> Result<Vec<Frame>, String> {
         let mut done = Vec::new();
         while let Some(mut batch) = self.next_batch() {
             let generated = if batch.faces > 0 {
                 let (mel, face) = (std::mem::take(&mut batch.mel), std::mem::take(&mut batch.face));
                 let started = self.tuner.as_ref().map(|(_, clock)| clock());
-                let generated = generator.run(mel, face, batch.faces).await?;
-                if let (Some((tuner, clock)), Some(started)) = (&mut self.tuner, started) {
-                    tuner.record(batch.faces, clock() - started);
+                match generator.run(mel, face, batch.faces).await {
+                    Ok(generated) => {
+                        if let (Some((tuner, clock)), Some(started)) = (&mut self.tuner, started) {
+                            tuner.record(batch.faces, clock() - started);
+                        }
+                        generated
+                    }
+                    Err(error) => {
+                        self.requeue(batch);
+                        return Err(error);
+                    }
                 }
-                generated
             } else {
                 Vec::new()
             };
             done.extend(self.complete(batch, &generated)?);
         }
         Ok(done)
+    }
+
+    /// Put a batch's frames back where [`Job::next_batch`] took them from.
+    fn requeue(&mut self, batch: Batch) {
+        self.next_out -= batch.frames.len();
+        for frame in batch.frames.into_iter().rev() {
+            self.placed.push_front(frame);
+        }
     }
 }
 
@@ -343,6 +396,13 @@ mod tests {
         let err = job.push(vec![0; 10], Some(&detector())).unwrap_err();
         assert!(err.contains("RGBA bytes"), "{err}");
         assert!(Job::new(Options::default(), (320, 240), &clock, mel(10), 1, None).err().unwrap().contains("0.2 s"));
+        // 8K is shrunk by 2 (to 3840×2160), 10 000 × 10 000 by 4; 4K as it is.
+        assert_eq!([shrink_needed(3840, 2160), shrink_needed(4096, 2304), shrink_needed(7680, 4320), shrink_needed(10_000, 10_000)], [1, 1, 2, 4]);
+        let err = Job::new(Options::default(), (7680, 4320), &clock, mel(16), 1, None).err().unwrap();
+        assert!(err.contains("frames of 7680×4320 are more than") && err.contains("Shrink frames by 2"), "{err}");
+        let err = Job::new(Options { resize_factor: 2, ..Options::default() }, (10_000, 10_000), &clock, mel(16), 1, None).err().unwrap();
+        assert!(err.contains("shrunk by 2") && err.contains("Shrink frames by 4"), "{err}");
+        assert!(Job::new(Options { resize_factor: 2, ..Options::default() }, (7680, 4320), &clock, mel(16), 1, None).is_ok());
     }
 
     /// A generator that takes `20 ms + 1 ms a frame` on a clock the test owns.
@@ -360,6 +420,64 @@ mod tests {
             NOW.fetch_add(20 + batch as u64, std::sync::atomic::Ordering::SeqCst);
             Ok(vec![0.5; batch * 3 * 96 * 96])
         }
+    }
+
+    /// A generator that fails from its `fails`-th batch on (a GPU lost).
+    struct Failing {
+        fails: usize,
+        seen: std::cell::Cell<usize>,
+    }
+
+    impl Runner for Failing {
+        async fn run(&self, _mel: Vec<f32>, _face: Vec<f32>, batch: usize) -> Result<Vec<f32>, String> {
+            self.seen.set(self.seen.get() + 1);
+            if self.seen.get() > self.fails {
+                return Err("the GPU device was lost".into());
+            }
+            Ok(vec![0.25; batch * 3 * 96 * 96])
+        }
+    }
+
+    #[test]
+    fn a_batch_that_fails_is_run_again_on_another_generator_with_no_frame_lost_or_repeated() {
+        let (width, height) = (640, 360);
+        let clip = pan_zoom_clip(10, width, height);
+        let clock = FrameClock::Constant { fps: 25.0 };
+        let detector = detector();
+        // Reference: the whole job on one generator that never fails.
+        let run = |fails: usize| {
+            let mut job = Job::new(Options::default(), (width, height), &clock, mel(48), 4, None).unwrap();
+            let sources = job.sources(clip.len());
+            let (gpu, cpu) = (Failing { fails, seen: Default::default() }, Failing { fails: usize::MAX, seen: Default::default() });
+            let mut lost = false;
+            let mut out = Vec::new();
+            let mut step = |job: &mut Job, out: &mut Vec<Frame>| {
+                if !lost {
+                    match block_on(job.drain(&gpu)) {
+                        Ok(frames) => return out.extend(frames),
+                        Err(e) => {
+                            assert!(e.contains("lost"));
+                            lost = true;
+                        }
+                    }
+                }
+                out.extend(block_on(job.drain(&cpu)).unwrap());
+            };
+            for &s in &sources {
+                job.push(clip[s].clone(), Some(&detector)).unwrap();
+                step(&mut job, &mut out);
+            }
+            job.finish().unwrap();
+            step(&mut job, &mut out);
+            (out, gpu.seen.get(), cpu.seen.get())
+        };
+        let (expected, _, _) = run(usize::MAX);
+        assert_eq!(expected.len(), 12);
+        // The GPU finishes one batch, fails on the second; the CPU does the rest.
+        let (out, gpu_batches, cpu_batches) = run(1);
+        assert_eq!((gpu_batches, cpu_batches), (2, 2), "batches of 4: one on the GPU, its failed one again and the last on the CPU");
+        assert_eq!(out.len(), expected.len(), "no frame lost or repeated");
+        assert!(out == expected, "the same frames in the same order");
     }
 
     #[test]

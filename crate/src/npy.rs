@@ -30,9 +30,12 @@ pub fn read_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         .map(|d| d.parse().map_err(|_| format!("bad dimension {d:?}")))
         .collect::<Result<_, _>>()?;
     let data = &bytes[start + header_len..];
-    let n: usize = shape.iter().product();
-    if data.len() != n * 4 {
-        return Err(format!("the .npy data holds {} bytes, its shape {shape:?} needs {}", data.len(), n * 4));
+    // A header may claim any shape: its size is checked against the data
+    // without overflowing (found by `make fuzz`).
+    let needed = shape.iter().try_fold(4usize, |n, &d| n.checked_mul(d));
+    if needed != Some(data.len()) {
+        let needed = needed.map_or("more than memory holds".to_string(), |n| n.to_string());
+        return Err(format!("the .npy data holds {} bytes, its shape {shape:?} needs {needed}", data.len()));
     }
     Ok((shape, data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()))
 }
@@ -73,5 +76,20 @@ mod tests {
         assert!(read_f32(&bytes[..bytes.len() - 1]).unwrap_err().contains("needs 16"));
         let f8 = String::from_utf8_lossy(&bytes).replace("<f4", "<f8");
         assert!(read_f32(f8.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_shape_too_large_to_count_is_refused_not_a_panic() {
+        // The fuzzer's finding: dimensions whose product overflows.
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }";
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        assert!(read_f32(&bytes).unwrap_err().contains("more than memory holds"));
+        let header = header.replace("4294967296, 4294967296", "4611686018427387904,");
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        assert!(read_f32(&bytes).unwrap_err().contains("more than memory holds"), "n × 4 overflows too");
     }
 }

@@ -27,10 +27,10 @@ const QUIET = [
 /**
  * Serve the app and open it in Chromium. `webgpu: false` starts a browser
  * without WebGPU; `mounts` serves other folders under URL prefixes (see
- * scripts/serve.mjs). Every request that leaves the app's origin is recorded in
+ * scripts/serve.mjs); `args` are more Chromium flags. Every request that leaves the app's origin is recorded in
  * `foreignRequests`.
  */
-export async function openApp(path = '/', { webgpu = true, mounts = {} } = {}) {
+export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [] } = {}) {
   // `mounts` is read on every request: a test may change what is served.
   Object.assign(mounts, { '/generated/': GENERATED });
   const server = await serve({ port: 0, mounts });
@@ -38,7 +38,7 @@ export async function openApp(path = '/', { webgpu = true, mounts = {} } = {}) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [...QUIET, ...(webgpu ? ['--enable-unsafe-webgpu'] : [])],
+    args: [...QUIET, ...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...args],
   });
   const page = await browser.newPage();
   const foreignRequests = [];
@@ -82,4 +82,39 @@ export async function statusState(page, element, states, timeout = 300_000) {
 /** The model's status line: see `statusState`. */
 export function modelState(page, states, timeout) {
   return statusState(page, '#model-status', states, timeout);
+}
+
+/**
+ * The video the last job made, saved through the page's Download link as a
+ * person saves it, into the generated media (served under /generated/made/):
+ * its path, and its URL for the page.
+ */
+export async function saved(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const name = download.suggestedFilename();
+  const path = join(GENERATED, 'made', name);
+  await download.saveAs(path);
+  return { path, url: `/generated/made/${encodeURIComponent(name)}`, name };
+}
+
+/**
+ * The video the last job made, decoded in the page (mediabunny): size,
+ * codec, frame count and length; its sound; its tags.
+ */
+export async function made(page) {
+  const { url } = await saved(page);
+  return page.evaluate(async (url) => {
+    const { ALL_FORMATS, BlobSource, Input } = await import('/www/lib/mediabunny.js');
+    const blob = await (await fetch(url)).blob();
+    const input = new Input({ source: new BlobSource(blob), formats: ALL_FORMATS });
+    const video = await input.getPrimaryVideoTrack();
+    const audio = await input.getPrimaryAudioTrack();
+    const stats = await video.computePacketStats();
+    return {
+      width: video.displayWidth, height: video.displayHeight, codec: video.codec, frames: stats.packetCount,
+      seconds: await video.computeDuration(),
+      audio: audio && { codec: audio.codec, channels: audio.numberOfChannels, rate: audio.sampleRate, seconds: await audio.computeDuration() },
+      tags: await input.getMetadataTags(),
+    };
+  }, url);
 }

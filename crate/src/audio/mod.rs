@@ -3,12 +3,17 @@
 //! PCM arrives decoded (by the browser, or by the CLI from WAV) in pieces;
 //! [`voice`] mixes it to mono, [`resample`] brings it to 16 kHz, [`mel`]
 //! turns it into the spectrogram the model was trained on, column by column;
-//! [`chunks`] says which 0.2 s of it drive each video frame.
+//! [`chunks`] says which 0.2 s of it drive each video frame; natively,
+//! [`wav`] reads WAV files into it. [`remix`] makes the output's sound
+//! from the voice, in a form its encoder takes.
 
 pub mod chunks;
 pub mod mel;
+pub mod remix;
 pub mod resample;
 pub mod voice;
+#[cfg(not(target_family = "wasm"))]
+pub mod wav;
 
 #[cfg(test)]
 mod tests {

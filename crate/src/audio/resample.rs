@@ -1,4 +1,6 @@
-//! Any sample rate → 16 kHz, in pieces, with a band-limited resampler.
+//! Any sample rate → any other, in pieces, with a band-limited resampler:
+//! the voice to 16 kHz for the spectrogram, and the output's sound to a
+//! rate its encoder takes.
 //!
 //! The original let librosa resample whole files in memory; an hour of
 //! 48 kHz audio would then need gigabytes. rubato's FFT resampler works on
@@ -17,95 +19,122 @@ pub const MAX_RATE: u32 = 384_000;
 /// multiple of the rates' ratio. Longer blocks mean a sharper filter.
 const BLOCK: usize = 4096;
 
-pub struct To16k {
+/// Interleaved PCM of `channels` channels from one rate to another.
+pub struct Resample {
     inner: Option<Block>,
-    /// Samples in and out so far, to cut the output to its exact length.
+    channels: usize,
+    /// Frames in and out so far, to cut the output to its exact length.
     consumed: u64,
     produced: u64,
-    rate: u32,
+    from: u32,
+    to: u32,
 }
 
-/// The resampler proper and its staging buffers (absent at 16 kHz, where
-/// samples pass through untouched, as in the original).
+/// The resampler proper and its staging buffers, planar (absent where the
+/// rates are equal: samples pass through untouched, as in the original).
 struct Block {
     resampler: FftFixedInOut<f32>,
-    pending: Vec<f32>,
+    pending: Vec<Vec<f32>>,
     output: Vec<Vec<f32>>,
-    /// Output samples still to drop: the filter's delay.
+    interleaved: Vec<f32>,
+    /// Output frames still to drop: the filter's delay.
     delay: usize,
 }
 
-impl To16k {
-    pub fn new(rate: u32) -> Result<Self, String> {
-        if !(MIN_RATE..=MAX_RATE).contains(&rate) {
-            return Err(format!(
-                "the recording's sample rate is {rate} Hz; voices from {} to {} kHz can be used",
-                MIN_RATE / 1000,
-                MAX_RATE / 1000
-            ));
+/// The voice's resampler: mono, to the spectrogram's 16 kHz.
+pub fn to_16k(rate: u32) -> Result<Resample, String> {
+    Resample::new(rate, SAMPLE_RATE, 1)
+}
+
+fn check_rate(rate: u32) -> Result<(), String> {
+    if (MIN_RATE..=MAX_RATE).contains(&rate) {
+        return Ok(());
+    }
+    Err(format!(
+        "the recording's sample rate is {rate} Hz; voices from {} to {} kHz can be used",
+        MIN_RATE / 1000,
+        MAX_RATE / 1000
+    ))
+}
+
+impl Resample {
+    pub fn new(from: u32, to: u32, channels: usize) -> Result<Self, String> {
+        check_rate(from)?;
+        check_rate(to)?;
+        if channels == 0 {
+            return Err("no channels to resample".into());
         }
-        let inner = (rate != SAMPLE_RATE).then(|| {
-            let resampler = FftFixedInOut::new(rate as usize, SAMPLE_RATE as usize, block_for(rate), 1).expect("rates checked above");
+        let inner = (from != to).then(|| {
+            let resampler = FftFixedInOut::new(from as usize, to as usize, block_for(from, to), channels).expect("rates checked above");
             let output = resampler.output_buffer_allocate(true);
-            Block { delay: resampler.output_delay(), pending: Vec::with_capacity(resampler.input_frames_max()), resampler, output }
+            let pending = vec![Vec::with_capacity(resampler.input_frames_max()); channels];
+            Block { delay: resampler.output_delay(), pending, interleaved: Vec::new(), resampler, output }
         });
-        Ok(Self { inner, consumed: 0, produced: 0, rate })
+        Ok(Self { inner, channels, consumed: 0, produced: 0, from, to })
     }
 
-    /// Resample `input` (mono, at the input rate), handing 16 kHz samples to `out`.
+    /// Resample `input` (interleaved frames at the input rate), handing
+    /// interleaved frames at the output rate to `out`.
     pub fn push(&mut self, input: &[f32], out: &mut impl FnMut(&[f32])) {
-        self.consumed += input.len() as u64;
+        let channels = self.channels;
+        debug_assert!(input.len().is_multiple_of(channels));
+        self.consumed += (input.len() / channels) as u64;
         let Some(block) = &mut self.inner else {
-            self.produced += input.len() as u64;
+            self.produced += (input.len() / channels) as u64;
             return out(input);
         };
         let mut rest = input;
         while !rest.is_empty() {
-            let want = block.resampler.input_frames_next() - block.pending.len();
-            let (now, later) = rest.split_at(want.min(rest.len()));
-            block.pending.extend_from_slice(now);
+            let want = block.resampler.input_frames_next() - block.pending[0].len();
+            let (now, later) = rest.split_at((want * channels).min(rest.len()));
+            for frame in now.chunks_exact(channels) {
+                for (plane, &s) in block.pending.iter_mut().zip(frame) {
+                    plane.push(s);
+                }
+            }
             rest = later;
-            if block.pending.len() == block.resampler.input_frames_next() {
+            if block.pending[0].len() == block.resampler.input_frames_next() {
                 let (_, written) = block
                     .resampler
-                    .process_into_buffer(&[&block.pending], &mut block.output, None)
+                    .process_into_buffer(&block.pending, &mut block.output, None)
                     .expect("buffers sized by the resampler");
-                block.pending.clear();
-                self.produced += emit(&block.output[0][..written], &mut block.delay, u64::MAX, out);
+                block.pending.iter_mut().for_each(Vec::clear);
+                self.produced += block.emit(written, u64::MAX, out);
             }
         }
     }
 
-    /// Flush the filter: the output ends at `ceil(n · 16000 / rate)`
-    /// samples, the length librosa's resampling gives.
+    /// Flush the filter: the output ends at `ceil(n · to / from)` frames,
+    /// the length librosa's resampling gives.
     pub fn finish(mut self, out: &mut impl FnMut(&[f32])) {
         let Some(block) = &mut self.inner else { return };
-        let expected = (self.consumed * SAMPLE_RATE as u64).div_ceil(self.rate as u64);
+        let expected = (self.consumed * self.to as u64).div_ceil(self.from as u64);
         let mut remaining = expected.saturating_sub(self.produced);
         while remaining > 0 {
-            // rubato pads a short block with zeros; `None` (not an empty
-            // slice) is how it is asked for a block of zeros alone.
+            // rubato pads a short block with zeros; `None` (not empty
+            // slices) is how it is asked for a block of zeros alone.
             let pending = std::mem::take(&mut block.pending);
-            let input = (!pending.is_empty()).then_some([&pending]);
+            let input = (!pending[0].is_empty()).then_some(&pending);
             let (_, written) = block
                 .resampler
-                .process_partial_into_buffer(input.as_ref().map(|i| &i[..]), &mut block.output, None)
+                .process_partial_into_buffer(input.map(|p| &p[..]), &mut block.output, None)
                 .expect("buffers sized by the resampler");
-            let sent = emit(&block.output[0][..written], &mut block.delay, remaining, out);
-            remaining -= sent;
+            block.pending = pending;
+            block.pending.iter_mut().for_each(Vec::clear);
+            remaining -= block.emit(written, remaining, out);
         }
     }
 }
 
-/// Input samples per block near [`BLOCK`]: a power-of-two number (at least
-/// 2) of the rates' ratio unit, e.g. 16 × 441 in for 16 × 160 out at
-/// 44.1 kHz. Even, because rubato reports its delay as half the output
-/// block, exact only when both blocks are even (otherwise the voice shifts
-/// by half a sample); a power of two, because it keeps the FFT sizes free
-/// of large prime factors (48 kHz with 1366 units would need a 2·4098-point
-/// FFT, 683 being prime: twice as slow).
-fn block_for(rate: u32) -> usize {
-    let unit_in = (rate / gcd(rate, SAMPLE_RATE)) as usize;
+/// Input frames per block near [`BLOCK`]: a power-of-two number (at least
+/// 2) of the rates' ratio unit, e.g. 16 × 441 in for 16 × 160 out from
+/// 44.1 to 16 kHz. Even, because rubato reports its delay as half the
+/// output block, exact only when both blocks are even (otherwise the sound
+/// shifts by half a sample); a power of two, because it keeps the FFT sizes
+/// free of large prime factors (48 kHz with 1366 units would need a
+/// 2·4098-point FFT, 683 being prime: twice as slow).
+fn block_for(from: u32, to: u32) -> usize {
+    let unit_in = (from / gcd(from, to)) as usize;
     BLOCK.div_ceil(unit_in).next_power_of_two().max(2) * unit_in
 }
 
@@ -113,17 +142,28 @@ fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-/// Send `samples` on, after dropping what is left of the delay, at most
-/// `limit` of them; returns how many were sent.
-fn emit(samples: &[f32], delay: &mut usize, limit: u64, out: &mut impl FnMut(&[f32])) -> u64 {
-    let skip = (*delay).min(samples.len());
-    *delay -= skip;
-    let kept = &samples[skip..];
-    let kept = &kept[..kept.len().min(limit.min(usize::MAX as u64) as usize)];
-    if !kept.is_empty() {
-        out(kept);
+impl Block {
+    /// Send the first `written` frames of the output on, interleaved, after
+    /// dropping what is left of the delay, at most `limit` of them; returns
+    /// how many were sent.
+    fn emit(&mut self, written: usize, limit: u64, out: &mut impl FnMut(&[f32])) -> u64 {
+        let skip = self.delay.min(written);
+        self.delay -= skip;
+        let kept = (written - skip).min(limit.min(usize::MAX as u64) as usize);
+        if kept == 0 {
+            return 0;
+        }
+        if let [mono] = &self.output[..] {
+            out(&mono[skip..skip + kept]);
+        } else {
+            self.interleaved.clear();
+            for i in skip..skip + kept {
+                self.interleaved.extend(self.output.iter().map(|plane| plane[i]));
+            }
+            out(&self.interleaved);
+        }
+        kept as u64
     }
-    kept.len() as u64
 }
 
 #[cfg(test)]
@@ -132,7 +172,7 @@ mod tests {
 
     fn resample(input: &[f32], rate: u32, piece: usize) -> Vec<f32> {
         let mut out = Vec::new();
-        let mut r = To16k::new(rate).unwrap();
+        let mut r = to_16k(rate).unwrap();
         for p in input.chunks(piece) {
             r.push(p, &mut |s| out.extend_from_slice(s));
         }
@@ -177,7 +217,7 @@ mod tests {
     #[test]
     fn unusable_rates_are_refused_with_the_range() {
         for rate in [0, 4_000, 1_000_000] {
-            let e = To16k::new(rate).err().unwrap();
+            let e = to_16k(rate).err().unwrap();
             assert!(e.contains("8 to 384 kHz"), "{e}");
         }
     }

@@ -2,7 +2,7 @@
 //! page should tell the user about it.
 
 use super::mel::{Mel, MelStream, SAMPLE_RATE};
-use super::resample::To16k;
+use super::resample::{self, Resample};
 
 /// What was heard, for the page: length, level, and damage.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -48,7 +48,7 @@ pub struct Voice {
 /// to 16 kHz, and computes the spectrogram as it goes.
 pub struct VoiceBuilder {
     channels: usize,
-    resampler: To16k,
+    resampler: Resample,
     mel: MelStream,
     mono: Vec<f32>,
     frames: u64,
@@ -63,7 +63,7 @@ impl VoiceBuilder {
         }
         Ok(Self {
             channels,
-            resampler: To16k::new(sample_rate)?,
+            resampler: resample::to_16k(sample_rate)?,
             mel: MelStream::new(),
             mono: Vec::new(),
             frames: 0,

@@ -139,36 +139,11 @@ fn generator_on(name: &str, weights: Weights) -> Result<Generator, String> {
     }
 }
 
-/// A WAV file through the audio front end, read in pieces (an hour-long
-/// recording never sits in memory whole).
+/// A WAV file through the audio front end, read in pieces.
 fn hear_wav(path: &str) -> Result<Voice, String> {
-    let mut reader = hound::WavReader::open(path).map_err(|e| format!("{path}: not a readable WAV file ({e})"))?;
-    let spec = reader.spec();
-    let mut voice = VoiceBuilder::new(spec.sample_rate, spec.channels as usize).map_err(|e| format!("{path}: {e}"))?;
-    let scale = 1.0 / (1u64 << (spec.bits_per_sample.max(1) - 1)) as f32;
-    let samples: Box<dyn Iterator<Item = hound::Result<f32>>> = match spec.sample_format {
-        hound::SampleFormat::Float => Box::new(reader.samples::<f32>()),
-        hound::SampleFormat::Int => Box::new(reader.samples::<i32>().map(move |s| s.map(|s| s as f32 * scale))),
-    };
-    let mut piece = Vec::with_capacity(1 << 16);
-    for (read, sample) in samples.enumerate() {
-        match sample {
-            Ok(s) => piece.push(s),
-            // A cut-off file keeps what arrived: the user's audio up to there.
-            Err(e) if read > 0 => {
-                eprintln!("wav2lip: {path}: the file ends early ({e}); using the {:.2} s before that", read as f64 / spec.channels as f64 / spec.sample_rate as f64);
-                break;
-            }
-            Err(e) => return Err(format!("{path}: {e}")),
-        }
-        if piece.len() == piece.capacity() {
-            voice.push(&piece)?;
-            piece.clear();
-        }
-    }
-    piece.truncate(piece.len() - piece.len() % spec.channels as usize);
-    voice.push(&piece)?;
-    Ok(voice.finish())
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    wav2lip::audio::wav::hear(std::io::BufReader::new(file), |warning| eprintln!("wav2lip: {path}: {warning}"))
+        .map_err(|e| format!("{path}: {e}"))
 }
 
 fn mel_command(args: &[String]) -> Result<(), String> {

@@ -114,6 +114,11 @@ const MAX_STACK: usize = 1 << 20;
 /// A state_dict nests four deep; dropping a nesting of millions would
 /// overflow the stack, so deeper containers are refused as they are built.
 const MAX_DEPTH: u32 = 64;
+/// Containers visited, over a whole pickle, to make sure none is put inside
+/// itself: a state_dict has no cycles, and `Rc` would never free one (found
+/// by `make fuzz`: memory grew with every such input). A state_dict's
+/// inserts are mostly tensors and numbers, which cost nothing here.
+const MAX_CYCLE_CHECKS: usize = 1 << 22;
 
 /// One pickle read from the start of some bytes.
 pub struct Pickle {
@@ -125,7 +130,16 @@ pub struct Pickle {
 }
 
 pub fn read(data: &[u8]) -> Result<Pickle, CheckpointError> {
-    Machine { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storages: Vec::new(), depths: HashMap::new() }.run()
+    Machine {
+        data,
+        pos: 0,
+        stack: Vec::new(),
+        memo: HashMap::new(),
+        storages: Vec::new(),
+        depths: HashMap::new(),
+        cycle_checks: MAX_CYCLE_CHECKS,
+    }
+    .run()
 }
 
 struct Machine<'a> {
@@ -136,6 +150,8 @@ struct Machine<'a> {
     storages: Vec<StorageRef>,
     /// Nesting depth of each live list and dict, by address.
     depths: HashMap<usize, u32>,
+    /// What is left of [`MAX_CYCLE_CHECKS`].
+    cycle_checks: usize,
 }
 
 fn malformed(what: impl Into<String>) -> CheckpointError {
@@ -336,8 +352,41 @@ impl Machine<'_> {
     /// APPEND(S)/SETITEM(S) into the container on top of the stack.
     fn insert(&mut self, items: Vec<Value>, into: fn(&Value, Vec<Value>) -> Result<(), CheckpointError>) -> Result<(), CheckpointError> {
         let target = self.top()?.clone();
+        if let Some(key) = address(&target) {
+            for item in &items {
+                if self.reaches(item, key)? {
+                    return Err(malformed("a container is put inside itself, which a state_dict never does"));
+                }
+            }
+        }
         self.nest(&target, self.depth(&target), &items)?;
         into(&target, items)
+    }
+
+    /// Whether the container at address `key` is `from` or lies inside it.
+    fn reaches(&mut self, from: &Value, key: usize) -> Result<bool, CheckpointError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = vec![from.clone()];
+        while let Some(value) = todo.pop() {
+            let Some(at) = address(&value) else { continue };
+            if at == key {
+                return Ok(true);
+            }
+            if !seen.insert(at) {
+                continue;
+            }
+            self.cycle_checks = self.cycle_checks.checked_sub(1).ok_or_else(|| malformed("too many shared containers for a state_dict"))?;
+            let inner = |v: &&Value| address(v).is_some();
+            match &value {
+                Value::Tuple(items) => todo.extend(items.iter().filter(inner).cloned()),
+                Value::List(items) => todo.extend(items.borrow().iter().filter(inner).cloned()),
+                Value::Dict(entries) => {
+                    todo.extend(entries.borrow().iter().flat_map(|(k, v)| [k, v]).filter(inner).cloned());
+                }
+                _ => {}
+            }
+        }
+        Ok(false)
     }
 
     fn depth(&self, value: &Value) -> u32 {

@@ -191,6 +191,24 @@ fn shared_subtrees_do_not_make_parsing_explode() {
 }
 
 #[test]
+fn a_container_put_inside_itself_is_refused_and_nothing_leaks() {
+    // The fuzzer's finding: each of these made an `Rc` cycle that was never
+    // freed. A list into itself (through the memo, through DUP), through a
+    // tuple, and a dict holding itself as a value.
+    for payload in [&b"]q\x00h\x00a"[..], b"]2a", b"]q\x00h\x00\x85a", b"}q\x00K\x01h\x00s", b"]q\x01(h\x01e"] {
+        let err = pickle::read(&pickle_of(payload)).err().expect("accepted a cycle");
+        assert!(err.to_string().contains("inside itself"), "{err}");
+    }
+    // Nesting without a cycle, and the same container twice, are fine.
+    let Value::List(outer) = pickle::read(&pickle_of(b"]]q\x00ah\x00a")).unwrap().value else { panic!("not a list") };
+    assert_eq!(outer.borrow().len(), 2);
+    // Nothing holds the parsed values once they are dropped.
+    let list = pickle::read(&pickle_of(b"]q\x00]h\x00a")).unwrap().value;
+    let Value::List(list) = list else { panic!("not a list") };
+    assert_eq!(std::rc::Rc::strong_count(&list), 1);
+}
+
+#[test]
 fn float16_encoding_rounds_to_nearest_even_and_inverts_decoding() {
     for h in 0..=u16::MAX {
         let v = f16_to_f32(h);

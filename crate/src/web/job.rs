@@ -11,6 +11,7 @@ use super::helpers::Shared;
 use super::{detect, model, to_js, voice};
 use crate::audio::chunks::FrameClock;
 use crate::framing::Options;
+use crate::generate::Generator;
 use crate::job::Job;
 use crate::label::Label;
 
@@ -19,6 +20,9 @@ thread_local! {
     /// The job's batch size as of its last batch (the job itself is out of
     /// its slot while a batch runs).
     static BATCH: Cell<usize> = const { Cell::new(0) };
+    /// Set when the job stopped at a batch the GPU failed on, kept for
+    /// `jobResume`: whether that was at its end (`jobFinish`).
+    static STALLED: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
 #[derive(Deserialize)]
@@ -101,6 +105,13 @@ fn now() -> f64 {
         .unwrap_or_else(js_sys::Date::now)
 }
 
+/// The smallest resize factor a job on `width`×`height` frames needs (see
+/// `job::MAX_FRAME_PIXELS`): 1 up to 4K.
+#[wasm_bindgen(js_name = shrinkNeeded)]
+pub fn shrink_needed(width: usize, height: usize) -> usize {
+    crate::job::shrink_needed(width, height)
+}
+
 /// Frames a batch in the current job (it changes while a tuned job searches).
 #[wasm_bindgen(js_name = jobBatch)]
 pub fn job_batch() -> usize {
@@ -110,19 +121,46 @@ pub fn job_batch() -> usize {
 /// Drop the job in progress, if any.
 #[wasm_bindgen(js_name = jobCancel)]
 pub fn job_cancel() {
+    STALLED.with(|s| s.set(None));
     JOB.with(|slot| slot.borrow_mut().take());
+}
+
+/// Whether the job stopped because the GPU failed (its device lost): it
+/// holds the failed batch, and `jobResume` continues from there.
+#[wasm_bindgen(js_name = jobStalled)]
+pub fn job_stalled() -> bool {
+    STALLED.with(|s| s.get()).is_some()
+}
+
+/// Continue a stalled job on the model loaded now (the CPU's), `batch`
+/// frames at a time: resolves to the frames it finishes, as `jobPush` or
+/// `jobFinish` would have.
+#[wasm_bindgen(js_name = jobResume)]
+pub async fn job_resume(batch: usize) -> Result<js_sys::Array, JsError> {
+    let last = STALLED.with(|s| s.take()).ok_or_else(|| JsError::new("no stalled job to resume"))?;
+    with_job(last, |job| job.set_batch(batch)).await
 }
 
 /// Apply `step` to the job, then run what is due through the generator.
 /// The job is out of its slot meanwhile (no borrow across the await); it
-/// goes back unless this was the end or something failed.
+/// goes back unless this was the end or something failed — except a
+/// failure of the GPU, after which it waits for `jobResume`.
 async fn with_job(last: bool, step: impl FnOnce(&mut Job) -> Result<(), String>) -> Result<js_sys::Array, JsError> {
     let mut job = JOB
         .with(|slot| slot.borrow_mut().take())
         .ok_or_else(|| JsError::new("no lip-sync job in progress: call jobStart first"))?;
     let generator = model::current()?;
     step(&mut job).map_err(|e| JsError::new(&e))?;
-    let frames = job.drain(&Shared(generator)).await.map_err(|e| JsError::new(&e))?;
+    let on_gpu = matches!(*generator, Generator::Gpu(_));
+    let frames = match job.drain(&Shared(generator)).await {
+        Ok(frames) => frames,
+        Err(error) if on_gpu => {
+            STALLED.with(|s| s.set(Some(last)));
+            JOB.with(|slot| *slot.borrow_mut() = Some(job));
+            return Err(JsError::new(&format!("the GPU failed ({error})")));
+        }
+        Err(error) => return Err(JsError::new(&error)),
+    };
     BATCH.with(|b| b.set(job.batch()));
     if !last {
         JOB.with(|slot| *slot.borrow_mut() = Some(job));

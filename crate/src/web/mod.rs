@@ -18,6 +18,7 @@ mod detect;
 mod helpers;
 mod job;
 mod model;
+mod sound;
 mod voice;
 
 thread_local! {
@@ -118,6 +119,13 @@ async fn webgpu_device() -> Result<Device, String> {
     let (device, setup) = Device::wgpu_options().init_with_setup_async().await.map_err(|e| format!("{e}"))?;
     WEBGPU.with(|slot| *slot.borrow_mut() = Some((device.clone(), setup)));
     Ok(device)
+}
+
+/// A test hook: destroy the WebGPU device, as a driver reset or a crash of
+/// the GPU process would lose it. True if there was one.
+#[wasm_bindgen(js_name = testLoseGpu)]
+pub fn test_lose_gpu() -> bool {
+    WEBGPU.with(|slot| slot.borrow().as_ref().map(|(_, setup)| setup.device.destroy())).is_some()
 }
 
 /// The wgpu handles behind the WebGPU device, once it has started.

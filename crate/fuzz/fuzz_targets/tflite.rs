@@ -1,0 +1,9 @@
+//! Any bytes as a TFLite model: the FlatBuffers reader and the graph built
+//! from it end in a detector or an error, never a panic or a huge allocation.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = wav2lip::detect::Detector::new(data);
+});
