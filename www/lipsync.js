@@ -47,8 +47,12 @@ async function openFaceInput(file) {
     const stats = await track.computePacketStats();
     if (stats.packetCount === 0) throw new Error('its video track has no frames');
     const first = await track.getFirstTimestamp();
-    // A single frame has no rate: show it like a photo.
-    const fps = stats.packetCount > 1 && stats.averagePacketRate > 0 ? stats.averagePacketRate : PHOTO_FPS;
+    // The rate the frames' timestamps lie on (mediabunny's estimate: not
+    // fooled by packets an edit list trims, nor by dropped frames), or the
+    // usual one nearest their median spacing for variable frame rate. A
+    // single frame has no rate: show it like a photo.
+    const { bestGuessFrameRate } = stats.packetCount > 1 ? await track.computeFrameRateMetrics() : {};
+    const fps = bestGuessFrameRate > 0 ? bestGuessFrameRate : PHOTO_FPS;
     // Frames come upright (the track's rotation applied), as the page showed them.
     const sink = new CanvasSink(track, { poolSize: 2 });
     const width = track.displayWidth;
@@ -111,16 +115,18 @@ function drawLabel(height) {
 }
 
 /**
- * The picture's quality settings a person chooses from: mediabunny's
- * quality scale, which the encoder meets with a constant quantizer where it
- * has one (H.264, VP9 in Chromium), else with a bitrate for the frame size.
- * What each gives on the untouched part of the frame is measured by
- * `tests/bench/quality.mjs` (PSNR, size).
+ * The picture's quality settings a person chooses from, on mediabunny's
+ * quality scale (0–1 for its named levels; above 1 for more): a constant
+ * quantizer where the encoder takes one, else a bitrate for the frame size
+ * and rate (Chromium's H.264 encoder takes only a bitrate). What each gives
+ * on the untouched part of the frame is measured by
+ * `tests/bench/quality.mjs` (PSNR away from the face, size): the RGB → YUV
+ * conversion of the re-encode caps it near 44 dB however high the rate.
  */
 export const QUALITIES = {
   standard: () => new Quality('high'),
-  high: () => new Quality('very-high'),
-  'near-lossless': () => new Quality({ quality: 1.4 }),
+  high: () => new Quality({ quality: 1.15 }),
+  'near-lossless': () => new Quality({ quality: 1.6 }),
 };
 
 /**
