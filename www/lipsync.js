@@ -5,10 +5,10 @@
 // memory at any time, whatever the video's length.
 import * as core from './pkg/wav2lip.js';
 import {
-  ALL_FORMATS, BlobSource, CanvasSink, Input, Mp4OutputFormat, Output, Quality, StreamTarget, BufferTarget, VideoSample,
-  VideoSampleSource, WebMOutputFormat, getFirstEncodableVideoCodec,
+  ALL_FORMATS, BlobSource, Input, Mp4OutputFormat, Output, Quality, StreamTarget, BufferTarget, VideoSample,
+  VideoSampleSink, VideoSampleSource, WebMOutputFormat, getFirstEncodableVideoCodec,
 } from './lib/mediabunny.js';
-import { FACE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
+import { FACE_TRACK, decodableTrack, isImage, photoCanvas, uprightPixels } from './media.js';
 import { openSoundtrack } from './soundtrack.js';
 
 /** A photo is shown this many times a second in the output. */
@@ -53,8 +53,9 @@ async function openFaceInput(file) {
     // single frame has no rate: show it like a photo.
     const { bestGuessFrameRate } = stats.packetCount > 1 ? await track.computeFrameRateMetrics() : {};
     const fps = bestGuessFrameRate > 0 ? bestGuessFrameRate : PHOTO_FPS;
-    // Frames come upright (the track's rotation applied), as the page showed them.
-    const sink = new CanvasSink(track, { poolSize: 2 });
+    // Frames come upright (the track's rotation applied), as the page showed
+    // them, each decoded frame closed as soon as its pixels are out.
+    const sink = new VideoSampleSink(track);
     const width = track.displayWidth;
     const height = track.displayHeight;
     const count = stats.packetCount;
@@ -64,14 +65,20 @@ async function openFaceInput(file) {
         // Mid-frame times: the frame shown then is frame k, whatever the rounding.
         const times = sources.map((k) => first + (k + 0.5) / fps);
         let at = 0;
-        for await (const wrapped of sink.canvasesAtTimestamps(times)) {
+        for await (const sample of sink.samplesAtTimestamps(times)) {
           // Every time inside the video shows some frame; none means its
           // data ends early (an interrupted download or copy).
-          if (!wrapped) {
+          if (!sample) {
             throw new Error(`the face video is damaged or incomplete: its pictures stop ${at ? `after ${(times[at] - first).toFixed(1)} s` : 'at the start'}, though it says it lasts ${(count / fps).toFixed(1)} s. Copy or export it again`);
           }
           at += 1;
-          yield new Uint8Array(wrapped.canvas.getContext('2d').getImageData(0, 0, width, height).data.buffer);
+          let upright;
+          try {
+            upright = await uprightPixels(sample);
+          } finally {
+            sample.close();
+          }
+          yield upright.pixels;
         }
       },
       dispose: () => input.dispose?.(),

@@ -74,3 +74,53 @@ export async function photoCanvas(file) {
   bitmap.close();
   return canvas;
 }
+
+/**
+ * A decoded video frame (a mediabunny VideoSample) as upright RGBA bytes of
+ * its display size: `{pixels, width, height}`. The pixels are copied out by
+ * WebCodecs (`copyTo` in RGBA) and turned by the track's rotation here;
+ * only a frame with non-square pixels, which must be stretched, goes
+ * through a canvas. (Drawing frames on a canvas made Chromium keep a cache
+ * that grew by about a frame per frame, to some 400 MB:
+ * tests/bench/soak.mjs.) The sample is left open.
+ */
+export async function uprightPixels(sample) {
+  const turned = sample.rotation % 180 !== 0;
+  const [width, height] = turned ? [sample.displayHeight, sample.displayWidth] : [sample.displayWidth, sample.displayHeight];
+  const frame = sample.toVideoFrame();
+  try {
+    const { visibleRect } = frame;
+    if (visibleRect.width !== width || visibleRect.height !== height) return stretched(sample);
+    const pixels = new Uint8Array(width * height * 4);
+    await frame.copyTo(pixels, { format: 'RGBA', colorSpace: 'srgb' });
+    return orient(pixels, width, height, sample.rotation, sample.flip);
+  } finally {
+    frame.close();
+  }
+}
+
+/** `pixels` (`width`×`height` RGBA) turned clockwise by `rotation` degrees, then mirrored if `flip`. */
+function orient(pixels, width, height, rotation, flip) {
+  if (rotation === 0 && !flip) return { pixels, width, height };
+  const turned = rotation % 180 !== 0;
+  const [w, h] = turned ? [height, width] : [width, height];
+  const from = new Uint32Array(pixels.buffer);
+  const to = new Uint32Array(w * h);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let [u, v] = rotation === 90 ? [height - 1 - y, x] : rotation === 180 ? [width - 1 - x, height - 1 - y] : rotation === 270 ? [y, width - 1 - x] : [x, y];
+      if (flip) u = w - 1 - u;
+      to[v * w + u] = from[y * width + x];
+    }
+  }
+  return { pixels: new Uint8Array(to.buffer), width: w, height: h };
+}
+
+/** A frame with non-square pixels, drawn at its display size. */
+function stretched(sample) {
+  const canvas = new OffscreenCanvas(sample.displayWidth, sample.displayHeight);
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  sample.drawWithFit(context, { fit: 'fill' });
+  const { width, height } = canvas;
+  return { pixels: new Uint8Array(context.getImageData(0, 0, width, height).data.buffer), width, height };
+}

@@ -1,9 +1,9 @@
 // Hosts the wasm core. Messages {id, method, args} in, {id, result | error} out,
 // handled one at a time: the core owns one device and one job.
 import init, * as core from './pkg/wav2lip.js';
-import { ALL_FORMATS, AudioSampleSink, BlobSource, CanvasSink, Input } from './lib/mediabunny.js';
+import { ALL_FORMATS, AudioSampleSink, BlobSource, Input, VideoSampleSink } from './lib/mediabunny.js';
 import { Cancelled, clearOutputs, lipSync } from './lipsync.js';
-import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas } from './media.js';
+import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas, uprightPixels } from './media.js';
 import { Helpers } from './helpers.js';
 import { forget, forgetAll, keptModels, loadCheckpoint, loadKept } from './models.js';
 
@@ -67,7 +67,16 @@ async function firstPicture(file) {
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
     const track = await decodableTrack(input, 'video', FACE_TRACK);
-    for await (const { canvas } of new CanvasSink(track, { poolSize: 1 }).canvases()) {
+    for await (const sample of new VideoSampleSink(track).samples()) {
+      let upright;
+      try {
+        upright = await uprightPixels(sample);
+      } finally {
+        sample.close();
+      }
+      const { pixels, width, height } = upright;
+      const canvas = new OffscreenCanvas(width, height);
+      canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer), width, height), 0, 0);
       return { canvas, kind: 'video' };
     }
     throw new Error('its video track has no frames');

@@ -78,6 +78,15 @@ impl Network {
         let mut constants: Vec<Option<Vec<f32>>> = (0..model.tensors.len()).map(|t| model.constant(t)).collect::<Result<_, _>>()?;
         let mut nodes = Vec::new();
         for op in &model.operators {
+            // Every input an operator kind reads below is there (a damaged
+            // file may list fewer: found by `make fuzz`).
+            let arity = match op.kind {
+                OpKind::Dequantize | OpKind::Relu | OpKind::Reshape | OpKind::MaxPool2d | OpKind::Concatenation => 1,
+                OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::Add | OpKind::Pad => 2,
+            };
+            if op.inputs.len() < arity {
+                return err(format!("{:?} with {} inputs", op.kind, op.inputs.len()));
+            }
             let shape = |i: usize| &model.tensors[op.inputs[i]].shape;
             let &[output] = &op.outputs[..] else { return err("an operator with several outputs") };
             let constant = |i: usize, constants: &[Option<Vec<f32>>]| {
@@ -98,7 +107,7 @@ impl Network {
                         Some(_) => constant(2, &constants)?,
                         None => vec![0.0; cout],
                     };
-                    if bias.len() != cout || values.len() != a * kh * kw * b {
+                    if bias.len() != cout || Some(values.len()) != [a, kh, kw, b].iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
                         return err("a convolution's bias or weights have the wrong size");
                     }
                     pad = window_pads(padding, [ih, iw], (kh, kw), stride);
@@ -315,6 +324,22 @@ mod tests {
         assert_eq!(same(64, 3, 2), (0, 1));
         assert_eq!(same(64, 3, 1), (1, 1));
         assert_eq!(same(16, 1, 1), (0, 0));
+    }
+
+    #[test]
+    fn an_operator_with_too_few_inputs_or_weights_too_large_to_count_is_refused() {
+        // The fuzzer's finding: a damaged model whose convolution listed one input.
+        let bytes = crate::testdata::detector_model();
+        let mut model = Model::parse(&bytes).unwrap();
+        let conv = model.operators.iter().position(|op| op.kind == OpKind::Conv2d).unwrap();
+        model.operators[conv].inputs.truncate(1);
+        let error = Network::new(&model).err().expect("built a convolution without weights");
+        assert!(error.0.contains("Conv2d with 1 inputs"), "{error}");
+        // Weights whose declared shape overflows when multiplied out.
+        let mut model = Model::parse(&bytes).unwrap();
+        let weights = model.operators[conv].inputs[1];
+        model.tensors[weights].shape = vec![1 << 20, 1 << 20, 1 << 20, 1 << 20];
+        assert!(Network::new(&model).is_err());
     }
 
     #[test]
