@@ -10,7 +10,10 @@ export async function decodableTrack(input, kind, { unreadable, formats, missing
   try {
     track = await (kind === 'audio' ? input.getPrimaryAudioTrack() : input.getPrimaryVideoTrack());
   } catch (error) {
-    throw new Error(`${unreadable} (${error.message}); try ${formats}`);
+    // Not a container mediabunny knows: nothing more to say than that. Any
+    // other failure (a damaged header) keeps its detail.
+    const detail = error?.name === 'UnsupportedInputFormatError' ? '' : ` (${error.message})`;
+    throw new Error(`${unreadable}${detail}; try ${formats}`);
   }
   if (!track) throw new Error(missing);
   if (kind === 'video') checkSize(track.displayWidth, track.displayHeight);

@@ -35,6 +35,10 @@ async function loadVoice(file) {
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
     const track = await decodableTrack(input, 'audio', VOICE_TRACK);
+    // How long it is, so the core makes room for the whole spectrogram at
+    // once: what the container says, else its last packet's end (Ogg keeps
+    // no duration; mediabunny then reads its last page, not the whole file).
+    const claimed = (await track.getDurationFromMetadata().catch(() => null)) ?? (await track.computeDuration().catch(() => null));
     let format = null;
     for await (const sample of new AudioSampleSink(track).samples()) {
       try {
@@ -42,7 +46,7 @@ async function loadVoice(file) {
         // Opus): the first decoded piece is the truth.
         if (!format) {
           format = { rate: sample.sampleRate, channels: sample.numberOfChannels };
-          core.voiceStart(format.rate, format.channels);
+          core.voiceStart(format.rate, format.channels, claimed ?? undefined);
         } else if (sample.sampleRate !== format.rate || sample.numberOfChannels !== format.channels) {
           throw new Error(`its audio changes format midway (${format.rate} Hz × ${format.channels} → ${sample.sampleRate} Hz × ${sample.numberOfChannels}); convert it to WAV first`);
         }

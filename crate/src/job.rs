@@ -14,6 +14,7 @@
 //! back; a photo is one frame shown throughout).
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use crate::audio::chunks::{CHUNK, FrameClock, chunk_starts, source_frame};
 use crate::audio::mel::Mel;
@@ -47,7 +48,8 @@ pub struct Job {
     source: (usize, usize),
     width: usize,
     height: usize,
-    mel: Mel,
+    /// The voice's spectrogram, shared with whoever else holds it.
+    mel: Rc<Mel>,
     starts: Vec<usize>,
     batch: usize,
     /// When the batch size is being found (in place of `batch`): the
@@ -79,7 +81,7 @@ impl Job {
         options: Options,
         (width, height): (usize, usize),
         clock: &FrameClock,
-        mel: Mel,
+        mel: impl Into<Rc<Mel>>,
         batch: usize,
         label: Option<Label>,
     ) -> Result<Self, String> {
@@ -104,6 +106,7 @@ impl Job {
                 "frames of {width}×{height} shrunk by {factor} are {out_w}×{out_h} pixels, too small for a face; use a smaller resize factor"
             ));
         }
+        let mel: Rc<Mel> = mel.into();
         let starts = chunk_starts(clock, mel.columns())?;
         let framing = Framing::new(options, out_w, out_h)?;
         Ok(Self {

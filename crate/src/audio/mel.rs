@@ -199,6 +199,14 @@ impl MelStream {
         self.total
     }
 
+    /// Make room for the spectrogram of `samples` samples (16 kHz) at once,
+    /// rather than growing it by doubling: for a long voice, the copy while
+    /// it doubles would need three times the spectrogram.
+    pub fn expect(&mut self, samples: usize) {
+        let values = columns_for(samples) * N_MELS;
+        self.out.values.reserve(values.saturating_sub(self.out.values.len()));
+    }
+
     pub fn push(&mut self, samples: &[f32]) {
         // `lfilter([1, -0.97], [1], x)`, carried across pieces.
         for &x in samples {
@@ -231,6 +239,12 @@ impl MelStream {
             }
         }
         self.out
+    }
+
+    /// Room made for the spectrogram, in values.
+    #[cfg(test)]
+    pub(crate) fn out_capacity(&self) -> usize {
+        self.out.values.capacity()
     }
 
     fn next_column(&self) -> usize {

@@ -89,7 +89,7 @@ impl Resample {
             let (now, later) = rest.split_at((want * channels).min(rest.len()));
             for frame in now.chunks_exact(channels) {
                 for (plane, &s) in block.pending.iter_mut().zip(frame) {
-                    plane.push(s);
+                    plane.push(tame(s));
                 }
             }
             rest = later;
@@ -124,6 +124,17 @@ impl Resample {
             remaining -= block.emit(written, remaining, out);
         }
     }
+}
+
+/// The loudest sample the filter is given: 60 dB over full scale. Float
+/// recordings may hold anything; a value near `f32::MAX` overflows the
+/// FFT to infinities, on which rubato panics (found by `make fuzz`), and
+/// no real sound comes near this.
+const LOUDEST: f32 = 1024.0;
+
+/// A sample the FFT can take: silence for NaN, the loudest for beyond.
+pub(crate) fn tame(s: f32) -> f32 {
+    if s.is_nan() { 0.0 } else { s.clamp(-LOUDEST, LOUDEST) }
 }
 
 /// Input frames per block near [`BLOCK`]: a power-of-two number (at least
@@ -212,6 +223,20 @@ mod tests {
         assert_eq!(resample(&input, 44_100, 1).len(), (input.len() * 16_000).div_ceil(44_100));
         let speech = tone(300.0, 16_000, 0.5);
         assert_eq!(resample(&speech, 16_000, 777), speech);
+    }
+
+    #[test]
+    fn samples_too_loud_to_filter_are_limited_not_a_panic() {
+        // The fuzzer's finding: a float WAV holding values near f32::MAX.
+        let mut input = tone(300.0, 44_100, 0.3);
+        input[1000] = f32::MAX;
+        input[2000] = f32::NEG_INFINITY;
+        input[3000] = f32::NAN;
+        let out = resample(&input, 44_100, 4096);
+        assert_eq!(out.len(), (input.len() * 16_000).div_ceil(44_100));
+        assert!(out.iter().all(|v| v.is_finite()));
+        // Ordinary samples are untouched by the limit.
+        assert_eq!(resample(&tone(300.0, 44_100, 0.3), 44_100, 4096), resample(&tone(300.0, 44_100, 0.3).iter().map(|&s| tame(s)).collect::<Vec<_>>(), 44_100, 4096));
     }
 
     #[test]

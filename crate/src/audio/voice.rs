@@ -72,6 +72,19 @@ impl VoiceBuilder {
         })
     }
 
+    /// The container says the recording lasts about `seconds`: room for its
+    /// spectrogram is made now (up to four hours' worth, so that a header
+    /// that lies costs at most that; a longer voice still grows as needed).
+    /// A little more than said: a container's length is approximate (codec
+    /// delay, rounding), and running out by one column would double the
+    /// spectrogram's room while copying it — the very peak this avoids.
+    pub fn expect(&mut self, seconds: f64) {
+        if seconds.is_finite() && seconds > 0.0 {
+            let seconds = seconds.min(MAX_EXPECTED_SECONDS) * 1.002 + 1.0;
+            self.mel.expect((seconds * SAMPLE_RATE as f64).ceil() as usize);
+        }
+    }
+
     /// `interleaved.len()` must be a multiple of the channel count.
     pub fn push(&mut self, interleaved: &[f32]) -> Result<(), String> {
         if !interleaved.len().is_multiple_of(self.channels) {
@@ -92,8 +105,8 @@ impl VoiceBuilder {
                 sum += s;
             }
             // The mean over channels, as librosa's `to_mono` (the original's
-            // loader) does.
-            self.mono.push(sum / self.channels as f32);
+            // loader) does; within what the FFTs can take.
+            self.mono.push(resample::tame(sum / self.channels as f32));
         }
         self.frames += self.mono.len() as u64;
         let mel = &mut self.mel;
@@ -111,6 +124,10 @@ impl VoiceBuilder {
     }
 }
 
+/// The most of a spectrogram [`VoiceBuilder::expect`] makes room for at
+/// once: four hours (369 MB).
+const MAX_EXPECTED_SECONDS: f64 = 4.0 * 3600.0;
+
 /// 16-bit recordings clip at 32767/32768.
 const FULL_SCALE: f32 = 32767.0 / 32768.0;
 
@@ -118,6 +135,30 @@ const FULL_SCALE: f32 = 32767.0 / 32768.0;
 mod tests {
     use super::*;
     use crate::audio::mel::N_MELS;
+
+    #[test]
+    fn room_made_for_the_expected_length_changes_nothing_but_the_allocations() {
+        let tone: Vec<f32> = (0..44_100 * 2).map(|n| (n as f32 * 0.05).sin() * 0.3).collect();
+        let hear = |expect: Option<f64>| {
+            let mut b = VoiceBuilder::new(44_100, 1).unwrap();
+            if let Some(seconds) = expect {
+                b.expect(seconds);
+            }
+            let capacity = b.mel.out_capacity();
+            b.push(&tone).unwrap();
+            (capacity, b.finish().mel.values)
+        };
+        let (none, plain) = hear(None);
+        let (room, expected) = hear(Some(2.0));
+        assert_eq!(none, 0);
+        assert_eq!(room, crate::audio::mel::columns_for(48_064) * N_MELS, "the whole spectrogram at once, and a second more");
+        assert_eq!(plain, expected);
+        // A header claiming days gets four hours' room (and the margin), no more.
+        let mut b = VoiceBuilder::new(16_000, 1).unwrap();
+        b.expect(1e9);
+        let four_hours = ((4.0 * 3600.0 * 1.002 + 1.0) * 16_000.0) as usize;
+        assert_eq!(b.mel.out_capacity(), crate::audio::mel::columns_for(four_hours) * N_MELS);
+    }
 
     #[test]
     fn channels_are_averaged_and_counted() {

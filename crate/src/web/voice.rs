@@ -3,6 +3,7 @@
 //! generator, and the page gets a summary.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -14,14 +15,22 @@ use crate::audio::voice::{Hearing, VoiceBuilder};
 
 thread_local! {
     static BUILDER: RefCell<Option<VoiceBuilder>> = const { RefCell::new(None) };
-    static MEL: RefCell<Option<Mel>> = const { RefCell::new(None) };
+    /// Shared with the job that uses it: a three-hour voice's spectrogram
+    /// is 276 MB, never copied.
+    static MEL: RefCell<Option<Rc<Mel>>> = const { RefCell::new(None) };
 }
 
-/// Begin a recording of `channels` interleaved channels at `sampleRate`;
-/// one in progress is dropped.
+/// Begin a recording of `channels` interleaved channels at `sampleRate`,
+/// about `seconds` long if its container says (room for its spectrogram is
+/// made at once); one in progress is dropped.
 #[wasm_bindgen(js_name = voiceStart)]
-pub fn voice_start(sample_rate: u32, channels: usize) -> Result<(), JsError> {
-    let builder = VoiceBuilder::new(sample_rate, channels).map_err(|e| JsError::new(&e))?;
+pub fn voice_start(sample_rate: u32, channels: usize, seconds: Option<f64>) -> Result<(), JsError> {
+    // The previous voice goes first: its memory is reused for this one.
+    MEL.with(|slot| slot.borrow_mut().take());
+    let mut builder = VoiceBuilder::new(sample_rate, channels).map_err(|e| JsError::new(&e))?;
+    if let Some(seconds) = seconds {
+        builder.expect(seconds);
+    }
     BUILDER.with(|slot| *slot.borrow_mut() = Some(builder));
     Ok(())
 }
@@ -53,17 +62,17 @@ pub fn voice_finish() -> Result<JsValue, JsError> {
     let voice = builder.finish();
     long_enough(voice.mel.columns()).map_err(|e| JsError::new(&e))?;
     let report = VoiceReport { columns: voice.mel.columns(), warning: voice.hearing.warning(), hearing: voice.hearing };
-    MEL.with(|slot| *slot.borrow_mut() = Some(voice.mel));
+    MEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(voice.mel)));
     to_js(&report)
 }
 
 /// The current voice's spectrogram, if any.
-pub(super) fn current() -> Option<Mel> {
+pub(super) fn current() -> Option<Rc<Mel>> {
     MEL.with(|slot| slot.borrow().clone())
 }
 
 /// The current voice's spectrogram, `[80, T]` row-major.
 #[wasm_bindgen(js_name = voiceMel)]
 pub fn voice_mel() -> Result<Vec<f32>, JsError> {
-    MEL.with(|slot| slot.borrow().as_ref().map(Mel::rows)).ok_or_else(|| JsError::new("no voice yet"))
+    MEL.with(|slot| slot.borrow().as_ref().map(|mel| mel.rows())).ok_or_else(|| JsError::new("no voice yet"))
 }
