@@ -8,7 +8,7 @@ import {
   ALL_FORMATS, BlobSource, Input, Mp4OutputFormat, Output, Quality, StreamTarget, BufferTarget, VideoSample,
   VideoSampleSink, VideoSampleSource, WebMOutputFormat, getFirstEncodableVideoCodec,
 } from './lib/mediabunny.js';
-import { FACE_TRACK, decodableTrack, isImage, photoCanvas, uprightPixels } from './media.js';
+import { FACE_TRACK, decodableTrack, isImage, photoPixels, uprightPixels } from './media.js';
 import { openSoundtrack } from './soundtrack.js';
 
 /** A photo is shown this many times a second in the output. */
@@ -29,10 +29,7 @@ export class Cancelled extends Error {
  */
 async function openFaceInput(file) {
   if (isImage(file)) {
-    const canvas = await photoCanvas(file);
-    const { width, height } = canvas;
-    const g = canvas.getContext('2d');
-    const pixels = new Uint8Array(g.getImageData(0, 0, width, height).data.buffer);
+    const { pixels, width, height } = await photoPixels(file);
     return {
       kind: 'photo', width, height, fps: PHOTO_FPS, count: 1,
       async *frames(sources) {
@@ -54,7 +51,8 @@ async function openFaceInput(file) {
     const { bestGuessFrameRate } = stats.packetCount > 1 ? await track.computeFrameRateMetrics() : {};
     const fps = bestGuessFrameRate > 0 ? bestGuessFrameRate : PHOTO_FPS;
     // Frames come upright (the track's rotation applied), as the page showed
-    // them, each decoded frame closed as soon as its pixels are out.
+    // them, each decoded frame closed as soon as its pixels are out
+    // (`uprightPixels`).
     const sink = new VideoSampleSink(track);
     const width = track.displayWidth;
     const height = track.displayHeight;
@@ -72,13 +70,7 @@ async function openFaceInput(file) {
             throw new Error(`the face video is damaged or incomplete: its pictures stop ${at ? `after ${(times[at] - first).toFixed(1)} s` : 'at the start'}, though it says it lasts ${(count / fps).toFixed(1)} s. Copy or export it again`);
           }
           at += 1;
-          let upright;
-          try {
-            upright = await uprightPixels(sample);
-          } finally {
-            sample.close();
-          }
-          yield upright.pixels;
+          yield (await uprightPixels(sample)).pixels;
         }
       },
       dispose: () => input.dispose?.(),

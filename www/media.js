@@ -58,24 +58,34 @@ export const VOICE_TRACK = {
   convert: 'WAV, MP3 or Opus',
 };
 
-/** A photo, decoded onto a canvas of its size. */
-export async function photoCanvas(file) {
+/** A photo, decoded: `{pixels, width, height}`, RGBA. */
+export async function photoPixels(file) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(file);
   } catch {
     throw new Error('not an image this browser can read; try JPEG, PNG or WebP');
   }
+  const { width, height } = bitmap;
   try {
-    checkSize(bitmap.width, bitmap.height);
-  } catch (error) {
+    checkSize(width, height);
+    const context = new OffscreenCanvas(width, height).getContext('2d');
+    context.drawImage(bitmap, 0, 0);
+    return { pixels: new Uint8Array(context.getImageData(0, 0, width, height).data.buffer), width, height };
+  } finally {
     bitmap.close();
-    throw error;
   }
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  canvas.getContext('2d').drawImage(bitmap, 0, 0);
-  bitmap.close();
-  return canvas;
+}
+
+/**
+ * Refuse an audio piece whose rate or channel count differs from the
+ * first piece's (`format`): neither the spectrogram nor the encoder can
+ * follow such a change.
+ */
+export function checkSameFormat(format, sample) {
+  if (sample.sampleRate !== format.rate || sample.numberOfChannels !== format.channels) {
+    throw new Error(`its audio changes format midway (${format.rate} Hz × ${format.channels} → ${sample.sampleRate} Hz × ${sample.numberOfChannels}); convert it to WAV first`);
+  }
 }
 
 /**
@@ -85,7 +95,7 @@ export async function photoCanvas(file) {
  * only a frame with non-square pixels, which must be stretched, goes
  * through a canvas. (Drawing frames on a canvas made Chromium keep a cache
  * that grew by about a frame per frame, to some 400 MB:
- * tests/bench/soak.mjs.) The sample is left open.
+ * tests/bench/soak.mjs.) The sample is closed once its pixels are out.
  */
 export async function uprightPixels(sample) {
   const turned = sample.rotation % 180 !== 0;
@@ -99,6 +109,7 @@ export async function uprightPixels(sample) {
     return orient(pixels, width, height, sample.rotation, sample.flip);
   } finally {
     frame.close();
+    sample.close();
   }
 }
 

@@ -9,7 +9,7 @@ import {
   ALL_FORMATS, AudioSample, AudioSampleSink, AudioSampleSource, BlobSource, EncodedAudioPacketSource, EncodedPacketSink,
   Input, canEncodeAudio,
 } from './lib/mediabunny.js';
-import { VOICE_TRACK, decodableTrack } from './media.js';
+import { VOICE_TRACK, checkSameFormat, decodableTrack } from './media.js';
 
 /** Codecs copied as they are into each container (players take them there). */
 const COPIED = { mp4: ['aac', 'opus'], webm: ['opus', 'vorbis'] };
@@ -70,9 +70,9 @@ export async function openSoundtrack(file, container) {
     if (!form) {
       throw new Error(`this browser cannot encode sound for ${container.toUpperCase()} (no ${ENCODED[container].join(' or ').toUpperCase()} encoder takes ${voice.channels} channels, nor stereo or mono, at any common rate); try Chrome or Edge`);
     }
-    const changed = form.channels !== voice.channels || form.rate !== voice.rate;
-    const description = `${describe(form)}${changed ? `, from ${describe({ ...voice, codec: voice.codec ?? 'PCM' })}` : ''}`;
-    return reencoded(input, samples, first, voice, form, description);
+    const remix = form.channels !== voice.channels || form.rate !== voice.rate;
+    const description = `${describe(form)}${remix ? `, from ${describe({ ...voice, codec: voice.codec ?? 'PCM' })}` : ''}`;
+    return reencoded(input, samples, first, voice, form, remix, description);
   } catch (error) {
     input.dispose?.();
     throw error;
@@ -107,10 +107,9 @@ async function copied(input, track, start, description) {
   };
 }
 
-/** The voice decoded, remixed by the core where `form` differs, encoded. */
-function reencoded(input, samples, first, voice, form, description) {
+/** The voice decoded, remixed by the core when `form` differs from it (`remix`), encoded. */
+function reencoded(input, samples, first, voice, form, remix, description) {
   const source = new AudioSampleSource({ codec: form.codec, bitrate: form.bitrate });
-  const remix = form.channels !== voice.channels || form.rate !== voice.rate;
   if (remix) core.soundStart(voice.rate, voice.channels, form.rate, form.channels);
   let pending = first;
   let done = false;
@@ -140,9 +139,7 @@ function reencoded(input, samples, first, voice, form, description) {
           sample = next.value;
         }
         try {
-          if (sample.sampleRate !== voice.rate || sample.numberOfChannels !== voice.channels) {
-            throw new Error(`its audio changes format midway (${voice.rate} Hz × ${voice.channels} → ${sample.sampleRate} Hz × ${sample.numberOfChannels}); convert it to WAV first`);
-          }
+          checkSameFormat(voice, sample);
           const interleaved = new Float32Array(sample.numberOfFrames * sample.numberOfChannels);
           sample.copyTo(interleaved, { planeIndex: 0, format: 'f32' });
           await emit(remix ? core.soundPush(interleaved) : interleaved);

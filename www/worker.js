@@ -3,7 +3,7 @@
 import init, * as core from './pkg/wav2lip.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, Input, VideoSampleSink } from './lib/mediabunny.js';
 import { Cancelled, clearOutputs, lipSync } from './lipsync.js';
-import { FACE_TRACK, VOICE_TRACK, decodableTrack, isImage, photoCanvas, uprightPixels } from './media.js';
+import { FACE_TRACK, VOICE_TRACK, checkSameFormat, decodableTrack, isImage, photoPixels, uprightPixels } from './media.js';
 import { Helpers } from './helpers.js';
 import { forget, forgetAll, keptModels, loadCheckpoint, loadKept } from './models.js';
 
@@ -47,8 +47,8 @@ async function loadVoice(file) {
         if (!format) {
           format = { rate: sample.sampleRate, channels: sample.numberOfChannels };
           core.voiceStart(format.rate, format.channels, claimed ?? undefined);
-        } else if (sample.sampleRate !== format.rate || sample.numberOfChannels !== format.channels) {
-          throw new Error(`its audio changes format midway (${format.rate} Hz × ${format.channels} → ${sample.sampleRate} Hz × ${sample.numberOfChannels}); convert it to WAV first`);
+        } else {
+          checkSameFormat(format, sample);
         }
         const interleaved = new Float32Array(sample.numberOfFrames * sample.numberOfChannels);
         sample.copyTo(interleaved, { planeIndex: 0, format: 'f32' });
@@ -65,23 +65,14 @@ async function loadVoice(file) {
   }
 }
 
-/** The first picture of a photo or a video (rotation applied), on a canvas. */
+/** The first picture of a photo or a video (rotation applied): `{pixels, width, height, kind}`. */
 async function firstPicture(file) {
-  if (isImage(file)) return { canvas: await photoCanvas(file), kind: 'photo' };
+  if (isImage(file)) return { ...(await photoPixels(file)), kind: 'photo' };
   const input = new Input({ source: new BlobSource(file), formats: ALL_FORMATS });
   try {
     const track = await decodableTrack(input, 'video', FACE_TRACK);
     for await (const sample of new VideoSampleSink(track).samples()) {
-      let upright;
-      try {
-        upright = await uprightPixels(sample);
-      } finally {
-        sample.close();
-      }
-      const { pixels, width, height } = upright;
-      const canvas = new OffscreenCanvas(width, height);
-      canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer), width, height), 0, 0);
-      return { canvas, kind: 'video' };
+      return { ...(await uprightPixels(sample)), kind: 'video' };
     }
     throw new Error('its video track has no frames');
   } finally {
@@ -91,13 +82,11 @@ async function firstPicture(file) {
 
 /** The face input's first picture and the faces in it, for the page to show. */
 async function openFace(file) {
-  const { canvas, kind } = await firstPicture(file);
-  const { width, height } = canvas;
-  const pixels = new Uint8Array(canvas.getContext('2d').getImageData(0, 0, width, height).data.buffer);
+  const { pixels, width, height, kind } = await firstPicture(file);
   await ensureDetector();
   const faces = core.detectFaces(pixels, width, height);
-  // The canvas is not needed after this: hand its picture over uncopied.
-  const picture = canvas.transferToImageBitmap();
+  // The page draws it: a bitmap moves there rather than being copied.
+  const picture = await createImageBitmap(new ImageData(new Uint8ClampedArray(pixels.buffer), width, height));
   // Over 4K a job shrinks the frames: the page chooses that for the person.
   return { name: file.name, kind, width, height, faces, picture, shrink: core.shrinkNeeded(width, height) };
 }

@@ -35,6 +35,14 @@ type Frame = Vec<u8>;
 /// already much of what a browser tab gets; 8K frames would need 2 GB.
 pub const MAX_FRAME_PIXELS: usize = 4096 * 2304;
 
+/// `batch` if a batch can hold it: one frame or more.
+fn batch_size(batch: usize) -> Result<usize, String> {
+    if batch == 0 {
+        return Err("the batch size must be 1 or more".into());
+    }
+    Ok(batch)
+}
+
 /// The smallest resize factor that brings `width`×`height` frames within
 /// [`MAX_FRAME_PIXELS`] (1 for most videos).
 pub fn shrink_needed(width: usize, height: usize) -> usize {
@@ -88,9 +96,7 @@ impl Job {
         if width == 0 || height == 0 {
             return Err(format!("the video's frames are {width}×{height} pixels"));
         }
-        if batch == 0 {
-            return Err("the batch size must be 1 or more".into());
-        }
+        let batch = batch_size(batch)?;
         let factor = options.resize_factor.max(1);
         let (out_w, out_h) = (width / factor, height / factor);
         if out_w * out_h > MAX_FRAME_PIXELS {
@@ -195,10 +201,7 @@ impl Job {
     /// From now on, `batch` frames a batch (any search stops): for the rest
     /// of a job moved to another generator.
     pub fn set_batch(&mut self, batch: usize) -> Result<(), String> {
-        if batch == 0 {
-            return Err("the batch size must be 1 or more".into());
-        }
-        self.batch = batch;
+        self.batch = batch_size(batch)?;
         self.tuner = None;
         Ok(())
     }

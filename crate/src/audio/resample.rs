@@ -113,13 +113,11 @@ impl Resample {
         while remaining > 0 {
             // rubato pads a short block with zeros; `None` (not empty
             // slices) is how it is asked for a block of zeros alone.
-            let pending = std::mem::take(&mut block.pending);
-            let input = (!pending[0].is_empty()).then_some(&pending);
+            let input = (!block.pending[0].is_empty()).then_some(&block.pending[..]);
             let (_, written) = block
                 .resampler
-                .process_partial_into_buffer(input.map(|p| &p[..]), &mut block.output, None)
+                .process_partial_into_buffer(input, &mut block.output, None)
                 .expect("buffers sized by the resampler");
-            block.pending = pending;
             block.pending.iter_mut().for_each(Vec::clear);
             remaining -= block.emit(written, remaining, out);
         }

@@ -13,9 +13,7 @@ use super::voice::{Voice, VoiceBuilder};
 pub fn hear<R: Read>(reader: R, mut warn: impl FnMut(String)) -> Result<Voice, String> {
     let mut reader = hound::WavReader::new(reader).map_err(|e| format!("not a readable WAV file ({e})"))?;
     let spec = reader.spec();
-    if spec.channels == 0 {
-        return Err("the WAV header says it has no channels".into());
-    }
+    // Refuses a channel count outside 1..=32 (and so 0) with its reason.
     let mut voice = VoiceBuilder::new(spec.sample_rate, spec.channels as usize)?;
     // hound checks bits_per_sample against the format (1..=32 for integers).
     let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
