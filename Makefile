@@ -7,7 +7,7 @@ PORT ?= 8080
 # Large files the browser tests need, written by the CLI (never committed).
 export WAV2LIP_FIXTURES ?= $(HOME)/.cache/wav2lip/fixtures
 
-.PHONY: setup wasm js native serve dist test test-native test-e2e bench fuzz clean
+.PHONY: setup wasm js models native serve dist test test-native test-e2e bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,11 +18,17 @@ wasm: setup
 # The browser libraries and the face detector's weights the app loads, from
 # node_modules (setup installs them from the lockfile) to www/lib/, which is
 # not committed; then the service worker's list of files (and version).
-js: setup
-	mkdir -p www/lib
+js: models
 	cp node_modules/mediabunny/dist/bundles/mediabunny.min.mjs www/lib/mediabunny.js
-	cp node_modules/@mediapipe/face_detection/face_detection_short_range.tflite www/lib/
 	node scripts/precache.mjs
+
+# The face models, from their npm packages to www/lib/ (the native tests
+# read them there too): BlazeFace's weights, and Face Mesh's landmark model
+# and canonical face, taken out of the package's packed assets.
+models: setup
+	mkdir -p www/lib
+	cp node_modules/@mediapipe/face_detection/face_detection_short_range.tflite www/lib/
+	node scripts/mediapipe-assets.mjs
 
 # The static site, in one folder any static host can serve (see README for
 # the headers it must send).
@@ -37,7 +43,7 @@ serve: wasm js
 
 test: setup test-native wasm js test-e2e
 
-test-native:
+test-native: models
 	cargo test --locked -p wav2lip
 
 # Needs `make wasm` first (`make test` does it).

@@ -21,7 +21,7 @@ export function precacheFiles() {
     'manifest.webmanifest',
     'models/manifest.json',
     // Not www/pkg.tmp (a build in progress) nor the list itself.
-    ...within('www', (path) => /\.(js|css|png|wasm|tflite)$/.test(path) && !path.includes('.tmp') && !path.endsWith('precache.js')),
+    ...within('www', (path) => /\.(js|css|png|wasm|tflite|binarypb)$/.test(path) && !path.includes('.tmp') && !path.endsWith('precache.js')),
   ].sort();
 }
 

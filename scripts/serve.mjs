@@ -27,6 +27,7 @@ const TYPES = {
   '.webm': 'video/webm',
   '.wav': 'audio/wav',
   '.tflite': 'application/octet-stream',
+  '.binarypb': 'application/octet-stream',
   '.bin': 'application/octet-stream',
 };
 

@@ -91,14 +91,22 @@ async function openFace(file) {
   return { name: file.name, kind, width, height, faces, picture, shrink: core.shrinkNeeded(width, height) };
 }
 
-// The face detector's weights (BlazeFace, from MediaPipe's npm package,
-// copied next to the app by `make js`), loaded on first use.
+// The face models (BlazeFace; Face Mesh and its canonical face), from
+// MediaPipe's npm packages, copied next to the app by `make models`, loaded
+// on first use.
 let detector = null;
 function ensureDetector() {
   detector ??= (async () => {
-    const response = await fetch(new URL('./lib/face_detection_short_range.tflite', import.meta.url));
-    if (!response.ok) throw new Error(`the face detector's weights are missing (HTTP ${response.status}); reinstall the app`);
-    core.loadDetector(new Uint8Array(await response.arrayBuffer()));
+    const read = async (name) => {
+      const response = await fetch(new URL(`./lib/${name}`, import.meta.url));
+      if (!response.ok) throw new Error(`the face models' file ${name} is missing (HTTP ${response.status}); reinstall the app`);
+      return new Uint8Array(await response.arrayBuffer());
+    };
+    const [blazeFace, mesh, geometry] = await Promise.all(
+      ['face_detection_short_range.tflite', 'face_landmark.tflite', 'geometry_pipeline_metadata_landmarks.binarypb'].map(read),
+    );
+    core.loadDetector(blazeFace);
+    core.loadMesh(mesh, geometry);
   })().catch((error) => {
     detector = null;
     throw error;
@@ -192,6 +200,13 @@ const methods = {
     await ensureDetector();
     const started = performance.now();
     const faces = core.detectFaces(pixels, width, height);
+    return { faces, seconds: (performance.now() - started) / 1000 };
+  },
+  /** Faces in one RGBA frame with their meshes and poses ([{box, score, presence, landmarks, pose}]), and the core's time (seconds). */
+  async faceMeshes({ pixels, width, height }) {
+    await ensureDetector();
+    const started = performance.now();
+    const faces = core.faceMeshes(pixels, width, height);
     return { faces, seconds: (performance.now() - started) / 1000 };
   },
   /**

@@ -2,8 +2,8 @@
 //!
 //! The pipeline, one module per stage:
 //! audio → detect → crop → generate → blend, plus checkpoint loading.
-//! Today: the audio front end ([`audio`]), face detection ([`detect`]),
-//! following one face ([`track`]), the Wav2Lip crop ([`crop`]) and where it
+//! Today: the audio front end ([`audio`]), face detection ([`detect`]), the
+//! face's mesh and pose ([`landmarks`]), following one face ([`track`]), the Wav2Lip crop ([`crop`]) and where it
 //! lies in each frame of a video with the original's options ([`framing`]), checkpoint
 //! loading ([`checkpoint`]), the generator ([`generate`]), the blend back
 //! into the frame ([`blend`]), the disclosure [`label`], all of it on a
@@ -25,6 +25,7 @@ pub mod framing;
 pub mod generate;
 pub mod job;
 pub mod label;
+pub mod landmarks;
 pub mod npy;
 pub mod nhwc;
 pub mod selftest;

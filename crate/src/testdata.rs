@@ -61,3 +61,19 @@ pub fn pseudo(n: usize, seed: u32) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A file `make js` extracts into `www/lib/` (from the npm packages).
+fn extracted(path: &str) -> Vec<u8> {
+    let path = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run `make models`: it takes the face mesh's files out of the npm package)"))
+}
+
+/// Face Mesh, from `face_landmark.tflite` and the canonical face.
+pub fn mesh() -> crate::landmarks::Mesh {
+    crate::landmarks::Mesh::new(&extracted(crate::landmarks::MODEL_FILE), &extracted(crate::landmarks::pose::GEOMETRY_FILE)).unwrap()
+}
+
+/// MediaPipe's canonical face.
+pub fn canonical_face() -> crate::landmarks::pose::CanonicalFace {
+    crate::landmarks::pose::CanonicalFace::new(&extracted(crate::landmarks::pose::GEOMETRY_FILE)).unwrap()
+}

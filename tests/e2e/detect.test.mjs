@@ -6,10 +6,8 @@
 // test clip (scripts/test-clips.sh: an ffmpeg pan and zoom, H.264).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { openApp, backendOf } from './harness.mjs';
+import { ours, referencePage } from './frames.mjs';
 
 const FRAMES = [
   { name: 'photo', width: 512, height: 512, scale: 1, x: 0, y: 0, angle: 0 },
@@ -22,8 +20,6 @@ const FRAMES = [
   ...[0, 12, 24, 36, 49].map((clip) => ({ name: `talking.mp4, frame ${clip}`, width: 640, height: 360, clip })),
 ];
 
-const CLIP = join(process.env.WAV2LIP_FIXTURES ?? join(homedir(), '.cache/wav2lip/fixtures'), 'talking.mp4');
-
 function iou(a, b) {
   const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
   const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
@@ -31,23 +27,11 @@ function iou(a, b) {
   return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
 }
 
-/** MediaPipe's answers for each frame, and the frames as PNG data URLs. */
+/** MediaPipe's boxes for each frame, and the frames as PNG data URLs. */
 async function reference(app) {
-  // MediaPipe's solution evaluates strings as code, which the app's CSP
-  // forbids; the reference runs in a context of its own that ignores it.
-  const context = await app.page.context().browser().newContext({ bypassCSP: true });
+  const mediapipe = await referencePage(app, '/node_modules/@mediapipe/face_detection/face_detection.js', FRAMES);
   try {
-    const page = await context.newPage();
-    await page.goto(`${app.origin}/tests/fixtures/astronaut.png`);
-    await page.addScriptTag({ url: '/node_modules/@mediapipe/face_detection/face_detection.js' });
-    return await page.evaluate(async ([frames, clipBytes]) => {
-      const photo = document.querySelector('img');
-      await photo.decode();
-      // The clip's frames, decoded as the app decodes them.
-      const { ALL_FORMATS, BlobSource, CanvasSink, Input } = await import('/www/lib/mediabunny.js');
-      const input = new Input({ source: new BlobSource(new Blob([new Uint8Array(clipBytes)])), formats: ALL_FORMATS });
-      const clip = [];
-      for await (const { canvas } of new CanvasSink(await input.getPrimaryVideoTrack(), { poolSize: 0 }).canvases()) clip.push(canvas);
+    const boxes = await mediapipe.page.evaluate(async (frames) => {
       const solution = new FaceDetection({ locateFile: (file) => `/node_modules/@mediapipe/face_detection/${file}` });
       // Naming the model, and only that, matters: otherwise the solution's
       // graph fails to open (its detection options lose num_classes).
@@ -59,51 +43,24 @@ async function reference(app) {
       });
       await solution.initialize();
       const out = [];
-      for (const f of frames) {
-        const canvas = Object.assign(document.createElement('canvas'), { width: f.width, height: f.height });
-        const g = canvas.getContext('2d');
-        if (f.clip !== undefined) {
-          g.drawImage(clip[f.clip], 0, 0);
-        } else {
-          g.fillStyle = '#7a8a99';
-          g.fillRect(0, 0, f.width, f.height);
-          const side = 512 * f.scale;
-          g.translate(f.x + side / 2, f.y + side / 2);
-          g.rotate((f.angle * Math.PI) / 180);
-          g.drawImage(photo, -side / 2, -side / 2, side, side);
-        }
-        await solution.send({ image: canvas });
-        out.push({
-          png: canvas.toDataURL('image/png'),
-          boxes: detections.map(({ boundingBox: b }) => [
+      for (const [i, f] of frames.entries()) {
+        await solution.send({ image: window.testFrames[i] });
+        out.push(
+          detections.map(({ boundingBox: b }) => [
             (b.xCenter - b.width / 2) * f.width,
             (b.yCenter - b.height / 2) * f.height,
             (b.xCenter + b.width / 2) * f.width,
             (b.yCenter + b.height / 2) * f.height,
           ]),
-        });
+        );
       }
       await solution.close();
       return out;
-    }, [FRAMES, Array.from(readFileSync(CLIP))]);
+    }, FRAMES);
+    return boxes.map((b, i) => ({ boxes: b, png: mediapipe.pngs[i] }));
   } finally {
-    await context.close();
+    await mediapipe.close();
   }
-}
-
-async function ours(page, png) {
-  return page.evaluate(async (png) => {
-    const img = new Image();
-    img.src = png;
-    await img.decode();
-    const canvas = new OffscreenCanvas(img.naturalWidth, img.naturalHeight);
-    const g = canvas.getContext('2d');
-    g.drawImage(img, 0, 0);
-    const { data, width, height } = g.getImageData(0, 0, canvas.width, canvas.height);
-    const started = performance.now();
-    const { faces } = await window.wav2lip.call('detectFaces', { pixels: new Uint8Array(data.buffer), width, height }, [data.buffer]);
-    return { faces, ms: performance.now() - started };
-  }, png);
 }
 
 test("the core finds the faces MediaPipe's own solution finds, with IoU ≥ 0.9", async () => {
@@ -113,7 +70,7 @@ test("the core finds the faces MediaPipe's own solution finds, with IoU ≥ 0.9"
     const truth = await reference(app);
     for (const [i, frame] of FRAMES.entries()) {
       const { boxes } = truth[i];
-      const { faces, ms } = await ours(app.page, truth[i].png);
+      const { faces, ms } = await ours(app.page, 'detectFaces', truth[i].png);
       assert.equal(boxes.length, 1, `${frame.name}: MediaPipe found ${boxes.length} faces`);
       assert.equal(faces.length, 1, `${frame.name}: we found ${faces.length} faces`);
       const overlap = iou(faces[0].box, boxes[0]);

@@ -17,6 +17,8 @@ use wav2lip::{formula, npy};
 use wav2lip::audio::mel;
 use wav2lip::crop::{self, Pads};
 use wav2lip::detect::{self, Detector, Rgba, read_png};
+use wav2lip::landmarks::pose;
+use wav2lip::landmarks::{self, Mesh, Roi};
 use wav2lip::audio::voice::{Voice, VoiceBuilder};
 use wav2lip::selftest;
 
@@ -30,6 +32,12 @@ commands:
                                  faces in a photo, as JSON: boxes (x1,y1,x2,y2 px), six
                                  keypoints, scores, and the crop Wav2Lip gets (pads as
                                  the original's --pads, default 0,10,0,0)
+  landmarks IMAGE.png [--detector MODEL.tflite] [--mesh MODEL.tflite] [--geometry FILE.binarypb]
+                                 each face's 468 Face Mesh points as JSON, in image pixels
+                                 ([x, y, z], MediaPipe's order; z scaled as x, smaller is
+                                 nearer), its box, and its pose in degrees (yaw > 0: turned
+                                 to the image's right; pitch > 0: looking up; roll > 0:
+                                 leaning clockwise)
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
   generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|flex|gpu|gpu-f32|wgpu]
@@ -42,7 +50,8 @@ commands:
                                  cpu, gpu: our own kernels (gpu through wgpu: Vulkan,
                                  Metal; f16 storage where the GPU has shader-f16,
                                  gpu-f32 never); flex, wgpu: burn's kernels
-  bench detect [--runs 20]       time face detection on a 1280x720 frame (CPU)
+  bench detect [--runs 20]       time face detection on a 1280x720 frame, and the face's
+                                 mesh and pose (CPU)
   bench audio [--seconds 60] [--runs 5]
                                  time the mel spectrogram of that much audio at 16, 44.1
                                  and 48 kHz, streamed in 100 ms pieces; peak memory
@@ -62,6 +71,7 @@ fn main() -> ExitCode {
         Some("selftest") => selftest_command(&args[1..]),
         Some("mel") => mel_command(&args[1..]),
         Some("detect") => detect_command(&args[1..]),
+        Some("landmarks") => landmarks_command(&args[1..]),
         Some("inspect") => inspect_command(&args[1..]),
         Some("generate") => generate_command(&args[1..]),
         Some("convert") => convert_command(&args[1..]),
@@ -381,6 +391,32 @@ fn detector(flags: &HashMap<&str, &str>) -> Result<Detector, String> {
     Detector::new(&bytes).map_err(|e| format!("{path}: {e}"))
 }
 
+/// Face Mesh with the canonical face, from `make models`' copies or the flags.
+fn mesh(flags: &HashMap<&str, &str>) -> Result<Mesh, String> {
+    let read = |flag: &str, default: &str| {
+        let path = flags.get(flag).copied().unwrap_or(default).to_owned();
+        std::fs::read(&path).map(|bytes| (path.clone(), bytes)).map_err(|e| format!("{path}: {e} (run `make models` in the repository, or pass {flag})"))
+    };
+    let (model_path, model) = read("--mesh", landmarks::MODEL_FILE)?;
+    let (geometry_path, geometry) = read("--geometry", pose::GEOMETRY_FILE)?;
+    Mesh::new(&model, &geometry).map_err(|e| format!("{model_path}, {geometry_path}: {e}"))
+}
+
+fn landmarks_command(args: &[String]) -> Result<(), String> {
+    let Some((path, rest)) = args.split_first() else { return Err(format!("landmarks takes an image\n\n{USAGE}")) };
+    let flags = flags(rest, &["--detector", "--mesh", "--geometry"])?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let (pixels, width, height) = read_png(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    let image = Rgba { pixels: &pixels, width, height };
+    let found = mesh(&flags)?.find(&detector(&flags)?, &image)?;
+    let report = serde_json::json!({ "image": path, "width": width, "height": height, "faces": found });
+    println!("{}", serde_json::to_string(&report).expect("plain values"));
+    if found.is_empty() {
+        eprintln!("wav2lip: {path}: no face found");
+    }
+    Ok(())
+}
+
 fn detect_command(args: &[String]) -> Result<(), String> {
     let Some((path, rest)) = args.split_first() else { return Err(format!("detect takes an image\n\n{USAGE}")) };
     let flags = flags(rest, &["--pads", "--detector"])?;
@@ -404,9 +440,10 @@ fn detect_command(args: &[String]) -> Result<(), String> {
 }
 
 fn bench_detect_command(args: &[String]) -> Result<(), String> {
-    let flags = flags(args, &["--runs", "--detector"])?;
+    let flags = flags(args, &["--runs", "--detector", "--mesh", "--geometry"])?;
     let runs = count(&flags, "--runs", 20)?;
     let detector = detector(&flags)?;
+    let mesh = mesh(&flags)?;
     // A face as the app meets it: the test photo enlarged 3× (nearest
     // neighbour) in a 1280×720 frame, as the browser bench draws it.
     let photo = "tests/fixtures/astronaut.png";
@@ -425,6 +462,9 @@ fn bench_detect_command(args: &[String]) -> Result<(), String> {
     detector.detect(&image)?;
     let median = median_seconds(runs, || detector.detect(&image).map(drop))?;
     println!("detect, cpu, 1280x720: {:.2} ms/frame (median of {runs})", median * 1e3);
+    let roi = Roi::from_face(detector.detect(&image)?.first().ok_or("no face in the bench frame")?);
+    let median = median_seconds(runs, || mesh.landmarks(&image, &roi)?.ok_or("no mesh in the bench frame").map(drop).map_err(String::from))?;
+    println!("landmarks + pose, cpu, 1280x720: {:.2} ms/face (median of {runs})", median * 1e3);
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! A TFLite graph run on the CPU: the handful of operators BlazeFace uses,
+//! A TFLite graph run on the CPU: the handful of operators BlazeFace and
+//! Face Mesh use,
 //! translated once into [`kernels`] calls with their weights rearranged.
 //!
 //! Why the CPU and not the generator's device: the whole network is ~31 M
@@ -22,6 +23,8 @@ enum Step {
     MaxPool { kernel: (usize, usize), stride: (usize, usize) },
     Add { relu: bool },
     Relu,
+    /// α per channel.
+    Prelu(Vec<f32>),
     /// Only the node's border.
     Pad,
     /// Reinterpret as `[1, rows, values]`.
@@ -82,7 +85,7 @@ impl Network {
             // file may list fewer: found by `make fuzz`).
             let arity = match op.kind {
                 OpKind::Dequantize | OpKind::Relu | OpKind::Reshape | OpKind::MaxPool2d | OpKind::Concatenation => 1,
-                OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::Add | OpKind::Pad => 2,
+                OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::Add | OpKind::Pad | OpKind::Prelu => 2,
             };
             if op.inputs.len() < arity {
                 return err(format!("{:?} with {} inputs", op.kind, op.inputs.len()));
@@ -132,6 +135,13 @@ impl Network {
                 }
                 (OpKind::Add, &Options::Add { activation }) => Step::Add { relu: activation == Activation::Relu },
                 (OpKind::Relu, _) => Step::Relu,
+                (OpKind::Prelu, _) => {
+                    let alpha = constant(1, &constants)?;
+                    if shape(0).last() != Some(&alpha.len()) {
+                        return err("PRELU's α is not one value per channel");
+                    }
+                    Step::Prelu(alpha)
+                }
                 (OpKind::Pad, _) => {
                     let pads = constant(1, &constants)?;
                     let Ok::<[f32; 8], _>(pads) = pads[..].try_into() else { return err("PAD expects 4 pairs") };
@@ -195,6 +205,13 @@ impl Network {
         for (node, frees) in self.nodes.iter().zip(&self.last_uses) {
             let out = match node.step {
                 Step::Add { relu } => add_in_place(&mut slots, node, frees, relu)?,
+                Step::Prelu(ref alpha) => {
+                    let x = owned(&mut slots, node.inputs[0], frees)?;
+                    if x.c != alpha.len() {
+                        return err("PRELU got the wrong number of channels");
+                    }
+                    kernels::prelu(x, alpha)
+                }
                 _ => apply(&slots, node)?,
             };
             slots[node.output] = Some(out);
@@ -210,6 +227,12 @@ fn missing() -> TfliteError {
     TfliteError("a value is read before it is computed".into())
 }
 
+/// A value to be overwritten: its storage when nobody reads it after this
+/// node, else a copy.
+fn owned(slots: &mut [Option<Image>], t: usize, frees: &[usize]) -> Result<Image, TfliteError> {
+    if frees.contains(&t) { slots[t].take() } else { slots[t].clone() }.ok_or_else(missing)
+}
+
 /// ADD into the storage of an input nobody reads after this node (sums
 /// commute), else into a copy.
 fn add_in_place(slots: &mut [Option<Image>], node: &Node, frees: &[usize], relu: bool) -> Result<Image, TfliteError> {
@@ -217,7 +240,7 @@ fn add_in_place(slots: &mut [Option<Image>], node: &Node, frees: &[usize], relu:
     if !frees.contains(&a) {
         std::mem::swap(&mut a, &mut b);
     }
-    let x = if frees.contains(&a) && a != b { slots[a].take() } else { slots[a].clone() }.ok_or_else(missing)?;
+    let x = if a != b { owned(slots, a, frees)? } else { slots[a].clone().ok_or_else(missing)? };
     let y = slots[b].as_ref().ok_or_else(missing)?;
     if (x.h, x.w, x.c) != (y.h, y.w, y.c) {
         return err("ADD of values of different shapes");
@@ -246,7 +269,7 @@ fn apply(slots: &[Option<Image>], node: &Node) -> Result<Image, TfliteError> {
             kernels::depthwise(x, k)
         }
         Step::MaxPool { kernel, stride } => kernels::max_pool(x, *kernel, *stride),
-        Step::Add { .. } => unreachable!("ADD runs in add_in_place"),
+        Step::Add { .. } | Step::Prelu(_) => unreachable!("ADD and PRELU run in place"),
         Step::Relu => Image::new(x.h, x.w, x.c, x.data.iter().map(|v| v.max(0.0)).collect()),
         Step::Pad => padded.take().unwrap_or_else(|| first.clone()),
         Step::Reshape { rows, values } => {

@@ -215,6 +215,20 @@ pub fn add(mut a: Image, b: &Image, relu: bool) -> Image {
     a
 }
 
+/// PReLU: `x` where `x ≥ 0`, else `α·x`, α per channel, in place.
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[inline(never)]
+pub fn prelu(mut x: Image, alpha: &[f32]) -> Image {
+    for pixel in x.data.chunks_exact_mut(alpha.len()) {
+        for (v, &a) in pixel.iter_mut().zip(alpha) {
+            if *v < 0.0 {
+                *v *= a;
+            }
+        }
+    }
+    x
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

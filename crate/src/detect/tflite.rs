@@ -150,7 +150,7 @@ pub struct Tensor {
     pub buffer: usize,
 }
 
-/// The operators BlazeFace is made of (TFLite's builtin codes).
+/// The operators BlazeFace and Face Mesh are made of (TFLite's builtin codes).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OpKind {
     Add,
@@ -162,6 +162,8 @@ pub enum OpKind {
     Relu,
     Reshape,
     Pad,
+    /// Face Mesh's activation: x where x ≥ 0, else α·x, α per channel.
+    Prelu,
 }
 
 impl OpKind {
@@ -176,6 +178,7 @@ impl OpKind {
             19 => Self::Relu,
             22 => Self::Reshape,
             34 => Self::Pad,
+            54 => Self::Prelu,
             _ => return None,
         })
     }
@@ -277,7 +280,7 @@ impl Model {
             .map(|op| {
                 // Operator: 0 opcode_index, 1 inputs, 2 outputs, 3 options type, 4 options.
                 let code = *codes.get(op.u32(0, 0)? as usize).ok_or_else(|| TfliteError("an operator has no operator code".into()))?;
-                let kind = OpKind::from_code(code).map_or_else(|| bad(format!("operator code {code} is not one the face detector uses")), Ok)?;
+                let kind = OpKind::from_code(code).map_or_else(|| bad(format!("operator code {code} is not one the face models use")), Ok)?;
                 let options = match op.table(4)? {
                     Some(o) => options(kind, &o)?,
                     None => Options::None,

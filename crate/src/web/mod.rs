@@ -17,6 +17,7 @@ use crate::selftest;
 mod detect;
 mod helpers;
 mod job;
+mod landmarks;
 mod model;
 mod sound;
 mod voice;
