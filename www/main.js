@@ -334,6 +334,7 @@ function readOptions() {
     pads: { top: number('#pad-top'), bottom: number('#pad-bottom'), left: number('#pad-left'), right: number('#pad-right') },
     smoothing: document.querySelector('#smoothing').checked ? 5 : 1,
     resizeFactor,
+    mask: document.querySelector('#mask').value,
   };
   // The face clicked in the first picture, in the (shrunk) frame's pixels.
   const chosen = face.opened?.faces[face.chosen];

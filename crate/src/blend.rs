@@ -5,8 +5,11 @@
 //! Here only the lower face changes (the generator only redraws the lower
 //! half anyway): the output is first matched in colour to the frame over
 //! the upper half of the box, where it should reproduce the input, then
-//! mixed in through a soft elliptical mask around the mouth and jaw that
-//! falls to zero well inside the box, so the box border never shows.
+//! mixed in through a soft mask that falls to zero inside the box, so the
+//! box border never shows. The mask follows the lower face's outline from
+//! the face's mesh (below the nose, round the jaw), so neck, collar and
+//! background beside the jaw stay untouched; without a mesh, an ellipse
+//! around the mouth and jaw.
 
 use crate::crop::{FACE, linear_tap};
 
@@ -28,6 +31,20 @@ impl MaskShape {
     }
 }
 
+/// Which part of the box the generated face replaces.
+#[derive(Clone, Copy, Debug)]
+pub enum Mask<'a> {
+    Ellipse(MaskShape),
+    /// A polygon in frame pixels (the lower face's outline), feathered
+    /// across its edge: full a little inside, nothing a little outside.
+    Outline(&'a [[f32; 2]]),
+}
+
+/// The outline mask's soft edge, as a fraction of the box width, and how
+/// much of it lies outside the outline.
+const OUTLINE_FEATHER: f32 = 0.08;
+const OUTLINE_OUTSIDE: f32 = 0.25;
+
 /// The original's paste: the output resized to the box replaces it.
 pub fn paste_hard(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32]) {
     let patch = resize_to_box(bgr, crop, Upscale::Bilinear);
@@ -43,20 +60,32 @@ pub fn paste_hard(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32]) {
 }
 
 /// Ours: colour-matched, feathered, lower face only.
-pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32], shape: MaskShape) {
+pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32], mask: Mask<'_>) {
     let mut patch = resize_to_box(bgr, crop, Upscale::Bicubic);
     let [x1, y1, x2, y2] = crop.map(|v| v as usize);
     let (w, h) = (x2 - x1, y2 - y1);
     match_colour(&mut patch, rgba, width, crop);
-    let feather = (shape.feather * w as f32).max(1.0);
+    let feather = match mask {
+        Mask::Ellipse(shape) => shape.feather,
+        Mask::Outline(_) => OUTLINE_FEATHER,
+    } * w as f32;
+    let feather = feather.max(1.0);
     for y in y1..y2 {
         for x in x1..x2 {
             let (u, v) = ((x - x1) as f32 + 0.5, (y - y1) as f32 + 0.5);
-            // Distance outside the ellipse, in pixels (negative inside).
-            let (dx, dy) = ((u / w as f32 - shape.centre[0]) / shape.radius[0], (v / h as f32 - shape.centre[1]) / shape.radius[1]);
-            let r = (dx * dx + dy * dy).sqrt();
-            let outside = (r - 1.0) * shape.radius[0].min(shape.radius[1]) * w.min(h) as f32;
-            let inner = smoothstep(1.0 - outside / feather);
+            let inner = match mask {
+                Mask::Ellipse(shape) => {
+                    // Distance outside the ellipse, in pixels (negative inside).
+                    let (dx, dy) = ((u / w as f32 - shape.centre[0]) / shape.radius[0], (v / h as f32 - shape.centre[1]) / shape.radius[1]);
+                    let r = (dx * dx + dy * dy).sqrt();
+                    let outside = (r - 1.0) * shape.radius[0].min(shape.radius[1]) * w.min(h) as f32;
+                    smoothstep(1.0 - outside / feather)
+                }
+                Mask::Outline(outline) => {
+                    let outside = signed_distance(outline, [x as f32 + 0.5, y as f32 + 0.5]);
+                    smoothstep(OUTLINE_OUTSIDE - outside / feather)
+                }
+            };
             // Never reach the box border.
             let edge = u.min(v).min(w as f32 - u).min(h as f32 - v);
             let m = inner * smoothstep(edge / feather);
@@ -70,6 +99,24 @@ pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32], shape: 
             }
         }
     }
+}
+
+/// How far `p` lies outside the polygon (negative inside), in pixels:
+/// the distance to its nearest edge, signed by the even-odd rule.
+fn signed_distance(polygon: &[[f32; 2]], p: [f32; 2]) -> f32 {
+    let mut nearest = f32::MAX;
+    let mut inside = false;
+    for (i, &a) in polygon.iter().enumerate() {
+        let b = polygon[(i + 1) % polygon.len()];
+        let (ex, ey) = (b[0] - a[0], b[1] - a[1]);
+        let (px, py) = (p[0] - a[0], p[1] - a[1]);
+        let t = ((px * ex + py * ey) / (ex * ex + ey * ey).max(1e-12)).clamp(0.0, 1.0);
+        nearest = nearest.min((px - t * ex).powi(2) + (py - t * ey).powi(2));
+        if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < a[0] + (p[1] - a[1]) / ey * ex {
+            inside = !inside;
+        }
+    }
+    if inside { -nearest.sqrt() } else { nearest.sqrt() }
 }
 
 fn smoothstep(t: f32) -> f32 {
@@ -290,7 +337,7 @@ mod tests {
         let mut hard = frame.clone();
         paste_hard(&mut hard, width, crop, &output);
         let mut ours = frame.clone();
-        blend(&mut ours, width, crop, &output, MaskShape::around(Some([(220.4 - 179.0) / 93.0, (144.6 - 81.0) / 104.0])));
+        blend(&mut ours, width, crop, &output, Mask::Ellipse(MaskShape::around(Some([(220.4 - 179.0) / 93.0, (144.6 - 81.0) / 104.0]))));
         let (hard_step, our_step) = (border_step(&hard, width, height, crop), border_step(&ours, width, height, crop));
         println!("border step (grey levels): untouched frame {natural:.2}, hard paste {hard_step:.2}, blended {our_step:.2}");
         assert!(hard_step > natural + 3.0, "the hard paste should show: {hard_step} vs {natural}");
@@ -306,6 +353,75 @@ mod tests {
         }
         let mouth = (145 * width + 220) * 4;
         assert_ne!(ours[mouth..mouth + 3], frame[mouth..mouth + 3]);
+    }
+
+    /// The measure of the two masks on the test clip (through
+    /// detection, mesh, framing and smoothing, with the stand-in output):
+    /// the seam at the box border, and the leak — change outside the lower
+    /// face's outline (this frame's own mesh, unsteadied), in the box.
+    #[test]
+    fn the_outline_mask_changes_the_lower_face_only_and_leaves_no_seam() {
+        use crate::detect::Rgba;
+        use crate::framing::{Framing, Options, Shape};
+        use crate::landmarks::Roi;
+        let (detector, mesh) = (crate::testdata::detector(), crate::testdata::mesh());
+        let (width, height) = (640, 360);
+        let frames = crate::testdata::pan_zoom_clip(12, width, height);
+        let mut framing = Framing::new(Options::default(), width, height).unwrap();
+        let (mut placements, mut outlines) = (Vec::new(), Vec::new());
+        for frame in &frames {
+            let image = Rgba { pixels: frame, width, height };
+            let faces = detector.detect(&image).unwrap();
+            let marks = mesh.landmarks(&image, &Roi::from_face(&faces[0])).unwrap().unwrap();
+            outlines.push(marks.lower_face());
+            placements.extend(framing.push_with(&faces, |_| Some(Shape { outline: marks.lower_face(), pose: marks.pose })));
+        }
+        placements.extend(framing.finish().unwrap());
+        let luma = |p: &[u8]| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+        let mut input = vec![0.0; 6 * FACE * FACE];
+        // Per mask: border step, leak (mean |Δ| outside), share of outside pixels changed by > 1, mean |Δ| inside.
+        let mut totals = [[0.0f32; 4]; 2];
+        let mut natural = 0.0;
+        for ((frame, placement), outline) in frames.iter().zip(&placements).zip(&outlines) {
+            let placement = placement.as_ref().unwrap();
+            let shape = placement.shape.as_ref().expect("a mesh in every frame");
+            generator_input(frame, width, placement.crop, &mut input).unwrap();
+            let output = imperfect_output(&input);
+            natural += border_step(frame, width, height, placement.crop) / frames.len() as f32;
+            let masks = [Mask::Ellipse(MaskShape::around(placement.mouth)), Mask::Outline(&shape.outline)];
+            for (mask, total) in masks.into_iter().zip(&mut totals) {
+                let mut out = frame.clone();
+                blend(&mut out, width, placement.crop, &output, mask);
+                let [x1, y1, x2, y2] = placement.crop;
+                let (mut outside, mut changed, mut leak, mut inside, mut within) = (0, 0, 0.0, 0, 0.0);
+                for y in y1..y2 {
+                    for x in x1..x2 {
+                        let at = (y as usize * width + x as usize) * 4;
+                        let change = (luma(&out[at..]) - luma(&frame[at..])).abs();
+                        if signed_distance(outline, [x as f32 + 0.5, y as f32 + 0.5]) > 0.0 {
+                            outside += 1;
+                            leak += change;
+                            changed += usize::from(change > 1.0);
+                        } else {
+                            inside += 1;
+                            within += change;
+                        }
+                    }
+                }
+                let n = frames.len() as f32;
+                total[0] += border_step(&out, width, height, placement.crop) / n;
+                total[1] += leak / outside as f32 / n;
+                total[2] += changed as f32 / outside as f32 / n;
+                total[3] += within / inside as f32 / n;
+            }
+        }
+        for (name, [seam, leak, share, inside]) in ["ellipse", "outline"].iter().zip(totals) {
+            println!("{name}: border step {seam:.2} (untouched {natural:.2}), leak {leak:.2} grey levels ({:.1} % of pixels outside the lower face changed), change inside {inside:.2}", 100.0 * share);
+        }
+        let [ellipse, outline] = totals;
+        assert!(outline[0] <= natural + 0.1, "the outline mask shows a seam: {} vs {natural}", outline[0]);
+        assert!(outline[1] < ellipse[1] / 2.0, "the outline mask leaks {} vs the ellipse's {}", outline[1], ellipse[1]);
+        assert!(outline[3] > 0.5 * ellipse[3], "the outline mask lets the mouth through: {} vs {}", outline[3], ellipse[3]);
     }
 
     /// A test clip: 12 frames of 640×360 panning and zooming over the photo
@@ -336,7 +452,7 @@ mod tests {
             let mut hard = frame.clone();
             paste_hard(&mut hard, width, placement.crop, &output);
             let mut ours = frame.clone();
-            blend(&mut ours, width, placement.crop, &output, MaskShape::around(placement.mouth));
+            blend(&mut ours, width, placement.crop, &output, Mask::Ellipse(MaskShape::around(placement.mouth)));
             natural += border_step(frame, width, height, placement.crop) / frames.len() as f32;
             hard_step += border_step(&hard, width, height, placement.crop) / frames.len() as f32;
             our_step += border_step(&ours, width, height, placement.crop) / frames.len() as f32;

@@ -14,7 +14,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::crop::{self, Pads, Smoother, linear_tap};
 use crate::detect::Face;
+use crate::landmarks::pose::Pose;
 use crate::track::{Sighting, Tracker};
+
+/// Which mask lets the generated face into the frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskKind {
+    /// The lower face's outline from the face's mesh, where there is one
+    /// (else the ellipse).
+    #[default]
+    Landmarks,
+    /// An ellipse around the mouth, from the detector's keypoints alone.
+    Ellipse,
+}
 
 /// The original's choices, and ours.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -40,12 +53,22 @@ pub struct Options {
     /// `--resize_factor`): the output has the smaller size, and on 1080p and
     /// larger videos the mouth often looks better.
     pub resize_factor: usize,
+    /// The blend's mask.
+    pub mask: MaskKind,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, resize_factor: 1 }
+        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, resize_factor: 1, mask: MaskKind::Landmarks }
     }
+}
+
+/// What the face's mesh tells about one frame: the lower face's outline
+/// (in frame pixels, [`crate::landmarks::LOWER_FACE`]) and the pose.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Shape {
+    pub outline: Vec<[f32; 2]>,
+    pub pose: Pose,
 }
 
 /// Where the generator's face comes from in one frame.
@@ -55,6 +78,9 @@ pub struct Placement {
     pub crop: [i32; 4],
     /// The mouth as a fraction of the crop's width and height, when known.
     pub mouth: Option<[f32; 2]>,
+    /// The face's shape, where its mesh was found (the outline steadied
+    /// over three frames).
+    pub shape: Option<Shape>,
 }
 
 /// What the user is told when no frame of the video shows a face.
@@ -67,8 +93,10 @@ pub struct Framing {
     height: usize,
     tracker: Option<Tracker>,
     smoother: Smoother,
-    /// The mouth of each frame waiting in the smoother.
-    mouths: VecDeque<[f32; 2]>,
+    /// The mouth and shape of each frame waiting in the smoother.
+    waiting: VecDeque<([f32; 2], Option<Shape>)>,
+    /// The outline of the frame placed last, in the same run of frames.
+    last_outline: Option<Vec<[f32; 2]>>,
     /// Static image mode: the first frame's answer, once known.
     still: Option<Option<Placement>>,
     frames: usize,
@@ -87,7 +115,7 @@ impl Framing {
             return Err(format!("the fixed face box {x1},{y1}–{x2},{y2} does not lie inside the {width}×{height} frame"));
         }
         let smoother = Smoother::new(options.smoothing);
-        Ok(Self { options, width, height, tracker: None, smoother, mouths: VecDeque::new(), still: None, frames: 0, with_face: 0 })
+        Ok(Self { options, width, height, tracker: None, smoother, waiting: VecDeque::new(), last_outline: None, still: None, frames: 0, with_face: 0 })
     }
 
     /// Whether the next frame needs the detector's faces (else pass `&[]`).
@@ -98,10 +126,16 @@ impl Framing {
     /// The faces found in the next frame; returns the frames now settled,
     /// in order.
     pub fn push(&mut self, faces: &[Face]) -> Vec<Option<Placement>> {
+        self.push_with(faces, |_| None)
+    }
+
+    /// As [`Framing::push`], with `shape` telling the shape of the face
+    /// followed (its mesh: called once, for that face only).
+    pub fn push_with(&mut self, faces: &[Face], shape: impl FnOnce(&Face) -> Option<Shape>) -> Vec<Option<Placement>> {
         self.frames += 1;
         if let Some(crop) = self.options.fixed_box {
             self.with_face += 1;
-            return vec![Some(Placement { crop, mouth: None })];
+            return vec![Some(Placement { crop, mouth: None, shape: None })];
         }
         if let Some(still) = &self.still {
             self.with_face += usize::from(still.is_some());
@@ -115,7 +149,7 @@ impl Framing {
         if self.options.still {
             let placement = face.map(|face| {
                 let crop = self.crop_of(&face);
-                Placement { crop, mouth: Some(relative(face.keypoints[3], crop)) }
+                Placement { crop, mouth: Some(relative(face.keypoints[3], crop)), shape: shape(&face) }
             });
             self.with_face += usize::from(placement.is_some());
             self.still = Some(placement.clone());
@@ -127,7 +161,7 @@ impl Framing {
             return out;
         };
         self.with_face += 1;
-        self.mouths.push_back(face.keypoints[3]);
+        self.waiting.push_back((face.keypoints[3], shape(&face)));
         let settled = self.smoother.push(self.crop_of(&face));
         self.place(settled)
     }
@@ -147,18 +181,40 @@ impl Framing {
 
     fn flush(&mut self) -> Vec<Option<Placement>> {
         let settled = self.smoother.finish();
-        self.place(settled)
+        let out = self.place(settled);
+        self.last_outline = None;
+        out
     }
 
     fn place(&mut self, crops: Vec<[i32; 4]>) -> Vec<Option<Placement>> {
         crops
             .into_iter()
             .map(|crop| {
-                let mouth = self.mouths.pop_front().expect("a mouth per waiting frame");
-                Some(Placement { crop, mouth: Some(relative(mouth, crop)) })
+                let (mouth, mut shape) = self.waiting.pop_front().expect("a mouth per waiting frame");
+                if let Some(shape) = &mut shape {
+                    // The mean of this frame's outline and its neighbours':
+                    // the mesh's frame-to-frame tremble, steadied.
+                    let next = self.waiting.front().and_then(|(_, s)| s.as_ref()).map(|s| &s.outline);
+                    let own = shape.outline.clone();
+                    shape.outline = steadied(&own, self.last_outline.as_ref(), next);
+                    self.last_outline = Some(own);
+                } else {
+                    self.last_outline = None;
+                }
+                Some(Placement { crop, mouth: Some(relative(mouth, crop)), shape })
             })
             .collect()
     }
+}
+
+/// The mean of `own` and whichever neighbours there are (same length).
+fn steadied(own: &[[f32; 2]], before: Option<&Vec<[f32; 2]>>, after: Option<&Vec<[f32; 2]>>) -> Vec<[f32; 2]> {
+    let near: Vec<&Vec<[f32; 2]>> = [before, after].into_iter().flatten().filter(|n| n.len() == own.len()).collect();
+    let count = 1.0 + near.len() as f32;
+    own.iter()
+        .enumerate()
+        .map(|(i, p)| std::array::from_fn(|a| (p[a] + near.iter().map(|n| n[i][a]).sum::<f32>()) / count))
+        .collect()
 }
 
 fn relative([x, y]: [f32; 2], [x1, y1, x2, y2]: [i32; 4]) -> [f32; 2] {
@@ -229,7 +285,7 @@ mod tests {
         assert!(out.iter().all(Option::is_some));
         // Smoothing off: each frame its own box.
         let mut off = Framing::new(Options { smoothing: 1, ..Options::default() }, 1280, 720).unwrap();
-        assert_eq!(off.push(&[face(100.0)]), [Some(Placement { crop: [100, 100, 200, 210], mouth: Some([0.5, 70.0 / 110.0]) })]);
+        assert_eq!(off.push(&[face(100.0)]), [Some(Placement { crop: [100, 100, 200, 210], mouth: Some([0.5, 70.0 / 110.0]), shape: None })]);
     }
 
     #[test]
@@ -244,7 +300,7 @@ mod tests {
         let options = Options { fixed_box: Some([10, 20, 110, 140]), ..Options::default() };
         let mut framing = Framing::new(options.clone(), 640, 480).unwrap();
         assert!(!framing.needs_detection());
-        assert_eq!(run(&mut framing, &[vec![], vec![]]).unwrap(), vec![Some(Placement { crop: [10, 20, 110, 140], mouth: None }); 2]);
+        assert_eq!(run(&mut framing, &[vec![], vec![]]).unwrap(), vec![Some(Placement { crop: [10, 20, 110, 140], mouth: None, shape: None }); 2]);
         let err = Framing::new(options, 100, 100).err().unwrap();
         assert!(err.contains("does not lie inside the 100×100 frame"), "{err}");
     }

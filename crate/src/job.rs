@@ -18,10 +18,11 @@ use std::rc::Rc;
 
 use crate::audio::chunks::{CHUNK, FrameClock, chunk_starts, source_frame};
 use crate::audio::mel::Mel;
-use crate::blend::{MaskShape, blend};
+use crate::blend::{Mask, MaskShape, blend};
 use crate::crop::{FACE, generator_input};
 use crate::detect::{Detector, Rgba};
-use crate::framing::{self, Framing, Options, Placement};
+use crate::framing::{self, Framing, MaskKind, Options, Placement, Shape};
+use crate::landmarks::{Mesh, Roi};
 use crate::generate::batch::Tuner;
 use crate::generate::{FACE_VALUES, MEL_VALUES, Runner};
 use crate::label::Label;
@@ -64,6 +65,7 @@ pub struct Job {
     /// tuner, and a clock in ms.
     tuner: Option<(Tuner, fn() -> f64)>,
     label: Option<Label>,
+    mask: MaskKind,
     /// Frames whose placement the smoothing has not settled yet.
     unplaced: VecDeque<Frame>,
     placed: VecDeque<(Frame, Option<Placement>)>,
@@ -114,6 +116,7 @@ impl Job {
         }
         let mel: Rc<Mel> = mel.into();
         let starts = chunk_starts(clock, mel.columns())?;
+        let mask = options.mask;
         let framing = Framing::new(options, out_w, out_h)?;
         Ok(Self {
             framing,
@@ -126,6 +129,7 @@ impl Job {
             batch,
             tuner: None,
             label,
+            mask,
             unplaced: VecDeque::new(),
             placed: VecDeque::new(),
             pushed: 0,
@@ -151,8 +155,9 @@ impl Job {
     }
 
     /// The next source frame (RGBA at the source size); `detector` is
-    /// needed unless the options fixed the box.
-    pub fn push(&mut self, rgba: Vec<u8>, detector: Option<&Detector>) -> Result<(), String> {
+    /// needed unless the options fixed the box; with `mesh`, the face's
+    /// mesh shapes the mask (when the options ask for it).
+    pub fn push(&mut self, rgba: Vec<u8>, detector: Option<&Detector>, mesh: Option<&Mesh>) -> Result<(), String> {
         if self.pushed == self.frames() {
             return Err(format!("the job takes {} frames, one per chunk of the voice; this one is extra", self.frames()));
         }
@@ -168,8 +173,15 @@ impl Job {
             Vec::new()
         };
         self.pushed += 1;
+        let mesh = mesh.filter(|_| self.mask == MaskKind::Landmarks);
+        let image = Rgba { pixels: &frame, width: self.width, height: self.height };
+        // A mesh that fails (it cannot, on a frame of the right size) only
+        // costs this frame its outline: the ellipse stands in.
+        let settled = self.framing.push_with(&faces, |face| {
+            let marks = mesh?.landmarks(&image, &Roi::from_face(face)).ok()??;
+            Some(Shape { outline: marks.lower_face(), pose: marks.pose })
+        });
         self.unplaced.push_back(frame);
-        let settled = self.framing.push(&faces);
         self.settle(settled);
         Ok(())
     }
@@ -248,9 +260,13 @@ impl Job {
             .frames
             .into_iter()
             .map(|(mut frame, placement)| {
-                if let Some(Placement { crop, mouth }) = placement {
+                if let Some(Placement { crop, mouth, shape }) = placement {
                     let out = outputs.next().expect("one output per face");
-                    blend(&mut frame, self.width, crop, out, MaskShape::around(mouth));
+                    let mask = match &shape {
+                        Some(shape) => Mask::Outline(&shape.outline),
+                        None => Mask::Ellipse(MaskShape::around(mouth)),
+                    };
+                    blend(&mut frame, self.width, crop, out, mask);
                 }
                 if let Some(label) = &self.label {
                     label.stamp(&mut frame, self.width, self.height);
@@ -331,14 +347,14 @@ mod tests {
         let (detector, generator) = (detector(), cpu_generator());
         let mut out = Vec::new();
         for &s in &sources {
-            job.push(clip[s].clone(), Some(&detector)).unwrap();
+            job.push(clip[s].clone(), Some(&detector), None).unwrap();
             out.extend(block_on(job.drain(&generator)).unwrap());
         }
         assert!(out.len() < sources.len(), "the smoothing holds a few frames back");
         job.finish().unwrap();
         out.extend(block_on(job.drain(&generator)).unwrap());
         assert_eq!(out.len(), 12);
-        assert!(job.push(clip[0].clone(), Some(&detector)).is_err(), "a 13th frame is refused");
+        assert!(job.push(clip[0].clone(), Some(&detector), None).is_err(), "a 13th frame is refused");
 
         for (frame, &s) in out.iter().zip(&sources) {
             let before = &clip[s];
@@ -369,11 +385,11 @@ mod tests {
         let clock = FrameClock::Constant { fps: 25.0 };
         let mut job = Job::new(Options::default(), (width, height), &clock, mel(16), 2, None).unwrap();
         assert_eq!(job.frames(), 2);
-        job.push(blank.clone(), Some(&detector())).unwrap();
+        job.push(blank.clone(), Some(&detector()), None).unwrap();
         assert!(job.finish().unwrap_err().contains("after 1 of its 2 frames"));
         let mut job = Job::new(Options::default(), (width, height), &clock, mel(16), 2, None).unwrap();
-        job.push(blank.clone(), Some(&detector())).unwrap();
-        job.push(blank.clone(), Some(&detector())).unwrap();
+        job.push(blank.clone(), Some(&detector()), None).unwrap();
+        job.push(blank.clone(), Some(&detector()), None).unwrap();
         assert_eq!(job.finish().unwrap_err(), framing::NO_FACE);
 
         // A face in one frame of three: the other two come out untouched
@@ -384,7 +400,7 @@ mod tests {
         assert_eq!(job.frames(), 3);
         let grey = vec![90u8; w * h * 4];
         for frame in [grey.clone(), photo.clone(), grey.clone()] {
-            job.push(frame, Some(&detector())).unwrap();
+            job.push(frame, Some(&detector()), None).unwrap();
         }
         job.finish().unwrap();
         let out = block_on(job.drain(&cpu_generator())).unwrap();
@@ -399,7 +415,7 @@ mod tests {
         let err = Job::new(Options { resize_factor: 8, ..Options::default() }, (320, 240), &clock, mel(16), 1, None).err().unwrap();
         assert!(err.contains("too small for a face"), "{err}");
         let mut job = Job::new(Options::default(), (320, 240), &clock, mel(16), 1, None).unwrap();
-        let err = job.push(vec![0; 10], Some(&detector())).unwrap_err();
+        let err = job.push(vec![0; 10], Some(&detector()), None).unwrap_err();
         assert!(err.contains("RGBA bytes"), "{err}");
         assert!(Job::new(Options::default(), (320, 240), &clock, mel(10), 1, None).err().unwrap().contains("0.2 s"));
         // 8K is shrunk by 2 (to 3840×2160), 10 000 × 10 000 by 4; 4K as it is.
@@ -470,7 +486,7 @@ mod tests {
                 out.extend(block_on(job.drain(&cpu)).unwrap());
             };
             for &s in &sources {
-                job.push(clip[s].clone(), Some(&detector)).unwrap();
+                job.push(clip[s].clone(), Some(&detector), None).unwrap();
                 step(&mut job, &mut out);
             }
             job.finish().unwrap();
@@ -496,7 +512,7 @@ mod tests {
         assert!(frames >= 30, "{frames} frames");
         let mut out = 0;
         for _ in 0..frames {
-            job.push(photo.clone(), Some(&detector)).unwrap();
+            job.push(photo.clone(), Some(&detector), None).unwrap();
             out += block_on(job.drain(&generator)).unwrap().len();
         }
         job.finish().unwrap();

@@ -95,6 +95,18 @@ pub struct Landmarks {
     pub roi: Roi,
 }
 
+/// The lower face, as a polygon of mesh points: below the nose (from
+/// cheek to cheek through the nostrils' feet) and round the jaw line to the
+/// chin and back up. What Wav2Lip redraws, and all the blend lets through.
+pub const LOWER_FACE: [usize; 24] = [93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 425, 327, 2, 98, 205];
+
+impl Landmarks {
+    /// The [`LOWER_FACE`] polygon in image pixels.
+    pub fn lower_face(&self) -> Vec<[f32; 2]> {
+        LOWER_FACE.iter().map(|&i| [self.points[i][0], self.points[i][1]]).collect()
+    }
+}
+
 /// A face found in an image: BlazeFace's box and score, and its mesh.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Found {

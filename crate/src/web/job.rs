@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use super::helpers::Shared;
-use super::{detect, model, to_js, voice};
+use super::{detect, landmarks, model, to_js, voice};
 use crate::audio::chunks::FrameClock;
 use crate::framing::Options;
 use crate::generate::Generator;
@@ -83,8 +83,8 @@ pub fn job_start(spec: JsValue, label: Vec<u8>, label_width: usize, label_height
 /// (RGBA at the output size, in order), often none.
 #[wasm_bindgen(js_name = jobPush)]
 pub async fn job_push(pixels: Vec<u8>) -> Result<js_sys::Array, JsError> {
-    let detector = detect::current();
-    with_job(false, |job| job.push(pixels, detector.as_deref())).await
+    let (detector, mesh) = (detect::current(), landmarks::current());
+    with_job(false, |job| job.push(pixels, detector.as_deref(), mesh.as_deref())).await
 }
 
 /// Every frame is in: resolves to the last finished frames. The job ends.
