@@ -11,7 +11,7 @@
 //! background beside the jaw stay untouched; without a mesh, an ellipse
 //! around the mouth and jaw.
 
-use crate::crop::{FACE, linear_tap};
+use crate::crop::{FACE, Turned};
 
 /// Where the mask sits in the box, as fractions of its width and height.
 #[derive(Clone, Copy, Debug)]
@@ -59,44 +59,59 @@ pub fn paste_hard(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32]) {
     }
 }
 
-/// Ours: colour-matched, feathered, lower face only.
-pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32], mask: Mask<'_>) {
-    let mut patch = resize_to_box(bgr, crop, Upscale::Bicubic);
-    let [x1, y1, x2, y2] = crop.map(|v| v as usize);
-    let (w, h) = (x2 - x1, y2 - y1);
-    match_colour(&mut patch, rgba, width, crop);
+/// Ours: colour-matched, feathered, lower face only. `turn` (radians,
+/// clockwise on screen) is the angle the crop box was turned by for the
+/// generator ([`crate::crop::generator_input_turned`]): the face goes back
+/// turned the same way.
+pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], turn: f32, bgr: &[f32], mask: Mask<'_>) {
+    let height = rgba.len() / 4 / width.max(1);
+    let turned = Turned::new(crop, turn);
+    let [x1, y1, x2, y2] = crop;
+    let (w, h) = ((x2 - x1) as f32, (y2 - y1) as f32);
+    let [rx1, ry1, rx2, ry2] = turned.bounds(width, height);
+    let rw = rx2 - rx1;
+    // The generated face at each frame pixel the box covers (its upscale
+    // sampled there directly: one resampling, whatever the turn), and
+    // where in the box that pixel is.
+    let mut patch = Vec::with_capacity(rw * (ry2 - ry1));
+    for y in ry1..ry2 {
+        for x in rx1..rx2 {
+            let [u, v] = turned.to_box([x as f32 + 0.5, y as f32 + 0.5]);
+            let inside = (0.0..w).contains(&u) && (0.0..h).contains(&v);
+            patch.push(inside.then(|| ([u, v], sample(bgr, u * FACE as f32 / w - 0.5, v * FACE as f32 / h - 0.5, Upscale::Bicubic))));
+        }
+    }
+    match_colour(&mut patch, rgba, width, [rx1, ry1, rx2, ry2], h / 2.0);
     let feather = match mask {
         Mask::Ellipse(shape) => shape.feather,
         Mask::Outline(_) => OUTLINE_FEATHER,
-    } * w as f32;
+    } * w;
     let feather = feather.max(1.0);
-    for y in y1..y2 {
-        for x in x1..x2 {
-            let (u, v) = ((x - x1) as f32 + 0.5, (y - y1) as f32 + 0.5);
-            let inner = match mask {
-                Mask::Ellipse(shape) => {
-                    // Distance outside the ellipse, in pixels (negative inside).
-                    let (dx, dy) = ((u / w as f32 - shape.centre[0]) / shape.radius[0], (v / h as f32 - shape.centre[1]) / shape.radius[1]);
-                    let r = (dx * dx + dy * dy).sqrt();
-                    let outside = (r - 1.0) * shape.radius[0].min(shape.radius[1]) * w.min(h) as f32;
-                    smoothstep(1.0 - outside / feather)
-                }
-                Mask::Outline(outline) => {
-                    let outside = signed_distance(outline, [x as f32 + 0.5, y as f32 + 0.5]);
-                    smoothstep(OUTLINE_OUTSIDE - outside / feather)
-                }
-            };
-            // Never reach the box border.
-            let edge = u.min(v).min(w as f32 - u).min(h as f32 - v);
-            let m = inner * smoothstep(edge / feather);
-            if m <= 0.0 {
-                continue;
+    for (i, covered) in patch.iter().enumerate() {
+        let Some(([u, v], new)) = covered else { continue };
+        let (x, y) = (rx1 + i % rw, ry1 + i / rw);
+        let inner = match mask {
+            Mask::Ellipse(shape) => {
+                // Distance outside the ellipse, in pixels (negative inside).
+                let (dx, dy) = ((u / w - shape.centre[0]) / shape.radius[0], (v / h - shape.centre[1]) / shape.radius[1]);
+                let r = (dx * dx + dy * dy).sqrt();
+                let outside = (r - 1.0) * shape.radius[0].min(shape.radius[1]) * w.min(h);
+                smoothstep(1.0 - outside / feather)
             }
-            let new = &patch[((y - y1) * w + (x - x1)) * 3..][..3];
-            for (old, &new) in rgba[(y * width + x) * 4..][..3].iter_mut().zip(new) {
-                let was = *old as f32 / 255.0;
-                *old = to_u8(was + (new - was) * m);
+            Mask::Outline(outline) => {
+                let outside = signed_distance(outline, [x as f32 + 0.5, y as f32 + 0.5]);
+                smoothstep(OUTLINE_OUTSIDE - outside / feather)
             }
+        };
+        // Never reach the box border.
+        let edge = u.min(*v).min(w - u).min(h - v);
+        let m = inner * smoothstep(edge / feather);
+        if m <= 0.0 {
+            continue;
+        }
+        for (old, &new) in rgba[(y * width + x) * 4..][..3].iter_mut().zip(new) {
+            let was = *old as f32 / 255.0;
+            *old = to_u8(was + (new - was) * m);
         }
     }
 }
@@ -142,15 +157,21 @@ pub enum Upscale {
 /// The source taps and weights for output position `d` of `dst` from `src`
 /// samples (half-pixel centres, as OpenCV; taps clamped at the edges).
 fn taps(d: usize, src: usize, dst: usize, filter: Upscale) -> ([usize; 4], [f32; 4]) {
+    weights((d as f32 + 0.5) * (src as f32 / dst as f32) - 0.5, src, filter)
+}
+
+/// The taps and weights at source position `f` (in source pixels, 0 the
+/// first pixel's centre), as OpenCV clamps them at the edges.
+fn weights(f: f32, src: usize, filter: Upscale) -> ([usize; 4], [f32; 4]) {
     let last = src as isize - 1;
     let clamp = |i: isize| i.clamp(0, last) as usize;
     match filter {
         Upscale::Bilinear => {
-            let (i, f) = linear_tap(d, src, dst);
+            let i = f.floor();
+            let (i, f) = if i < 0.0 { (0, 0.0) } else if i as usize >= src - 1 { (src - 1, 0.0) } else { (i as usize, f - i) };
             ([i, clamp(i as isize + 1), i, i], [1.0 - f, f, 0.0, 0.0])
         }
         Upscale::Bicubic => {
-            let f = (d as f32 + 0.5) * (src as f32 / dst as f32) - 0.5;
             let i = f.floor();
             let t = f - i;
             const A: f32 = -0.75;
@@ -160,6 +181,17 @@ fn taps(d: usize, src: usize, dst: usize, filter: Upscale) -> ([usize; 4], [f32;
             ([clamp(i - 1), clamp(i), clamp(i + 1), clamp(i + 2)], [far(1.0 + t), near(t), near(1.0 - t), far(2.0 - t)])
         }
     }
+}
+
+/// The 96×96 BGR planar output as RGB at one point (`sx`, `sy` in its
+/// pixels, 0 the first pixel's centre).
+fn sample(bgr: &[f32], sx: f32, sy: f32, filter: Upscale) -> [f32; 3] {
+    let (rows, wy) = weights(sy, FACE, filter);
+    let (cols, wx) = weights(sx, FACE, filter);
+    std::array::from_fn(|c| {
+        let p = &bgr[(2 - c) * FACE * FACE..];
+        rows.iter().zip(wy).map(|(&r, wr)| wr * cols.iter().zip(wx).map(|(&k, w)| p[r * FACE + k] * w).sum::<f32>()).sum()
+    })
 }
 
 /// The 96×96 BGR planar output as RGB interleaved at the box's size.
@@ -186,31 +218,34 @@ fn resize_to_box(bgr: &[f32], crop: [i32; 4], filter: Upscale) -> Vec<f32> {
     out
 }
 
-/// Shift and scale each channel of `patch` so that over the upper half of
-/// the box, which the generator saw unmasked, it has the frame's mean and
-/// spread there.
-fn match_colour(patch: &mut [f32], rgba: &[u8], width: usize, crop: [i32; 4]) {
-    let [x1, y1, x2, y2] = crop.map(|v| v as usize);
-    let (w, h) = (x2 - x1, y2 - y1);
-    let n = (w * (h / 2)).max(1) as f64;
+/// Shift and scale each channel of the generated face so that over the
+/// upper half of the box (box coordinates `v` < `half`), which the
+/// generator saw unmasked, it has the frame's mean and spread there.
+/// `patch` covers `region` of the frame, row by row.
+fn match_colour(patch: &mut [Option<([f32; 2], [f32; 3])>], rgba: &[u8], width: usize, region: [usize; 4], half: f32) {
+    let [rx1, ry1, rx2, _] = region;
+    let rw = rx2 - rx1;
     for c in 0..3 {
-        let (mut gs, mut gq, mut fs, mut fq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-        for y in 0..h / 2 {
-            for x in 0..w {
-                let g = patch[(y * w + x) * 3 + c] as f64;
-                let f = rgba[((y1 + y) * width + x1 + x) * 4 + c] as f64 / 255.0;
-                gs += g;
-                gq += g * g;
-                fs += f;
-                fq += f * f;
+        let (mut n, mut gs, mut gq, mut fs, mut fq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for (i, covered) in patch.iter().enumerate() {
+            let Some(([_, v], new)) = covered else { continue };
+            if *v >= half {
+                continue;
             }
+            let (g, f) = (new[c] as f64, rgba[((ry1 + i / rw) * width + rx1 + i % rw) * 4 + c] as f64 / 255.0);
+            n += 1.0;
+            gs += g;
+            gq += g * g;
+            fs += f;
+            fq += f * f;
         }
+        let n = n.max(1.0);
         let (gm, fm) = (gs / n, fs / n);
         let (gsd, fsd) = ((gq / n - gm * gm).max(0.0).sqrt(), (fq / n - fm * fm).max(0.0).sqrt());
         // A flat patch has no spread to match; keep its contrast then.
         let gain = if gsd > 1e-3 { (fsd / gsd).clamp(0.5, 2.0) } else { 1.0 };
-        for v in patch.iter_mut().skip(c).step_by(3) {
-            *v = ((*v as f64 - gm) * gain + fm) as f32;
+        for (_, new) in patch.iter_mut().flatten() {
+            new[c] = ((new[c] as f64 - gm) * gain + fm) as f32;
         }
     }
 }
@@ -337,7 +372,7 @@ mod tests {
         let mut hard = frame.clone();
         paste_hard(&mut hard, width, crop, &output);
         let mut ours = frame.clone();
-        blend(&mut ours, width, crop, &output, Mask::Ellipse(MaskShape::around(Some([(220.4 - 179.0) / 93.0, (144.6 - 81.0) / 104.0]))));
+        blend(&mut ours, width, crop, 0.0, &output, Mask::Ellipse(MaskShape::around(Some([(220.4 - 179.0) / 93.0, (144.6 - 81.0) / 104.0]))));
         let (hard_step, our_step) = (border_step(&hard, width, height, crop), border_step(&ours, width, height, crop));
         println!("border step (grey levels): untouched frame {natural:.2}, hard paste {hard_step:.2}, blended {our_step:.2}");
         assert!(hard_step > natural + 3.0, "the hard paste should show: {hard_step} vs {natural}");
@@ -353,6 +388,32 @@ mod tests {
         }
         let mouth = (145 * width + 220) * 4;
         assert_ne!(ours[mouth..mouth + 3], frame[mouth..mouth + 3]);
+    }
+
+    #[test]
+    fn a_turned_face_goes_back_where_it_came_from() {
+        // The generator's input taken from a turned box, returned as it is
+        // (a perfect generator), blended back turned the same way: the
+        // frame barely changes. Turned back the wrong way, it would.
+        let (frame, width, _) = crate::testdata::astronaut();
+        let crop = [179, 81, 272, 185];
+        let mut input = vec![0.0; 6 * FACE * FACE];
+        for turn in [0.0f32, 0.35, -0.35] {
+            crate::crop::generator_input_turned(&frame, width, crop, turn, &mut input).unwrap();
+            let output = input[3 * FACE * FACE..].to_vec();
+            let change = |back: f32| {
+                let mut out = frame.clone();
+                blend(&mut out, width, crop, back, &output, Mask::Ellipse(MaskShape::around(None)));
+                let changed: Vec<f32> = out.iter().zip(&frame).map(|(&a, &b)| (a as f32 - b as f32).abs()).filter(|&d| d > 0.0).collect();
+                changed.iter().sum::<f32>() / changed.len().max(1) as f32
+            };
+            let (right, wrong) = (change(turn), change(-turn));
+            println!("turned {:.0}°: mean change where anything changed {right:.2} grey levels (turned back the wrong way {wrong:.2})", turn.to_degrees());
+            assert!(right < 4.0, "{right}");
+            if turn != 0.0 {
+                assert!(wrong > 2.0 * right, "{wrong} vs {right}");
+            }
+        }
     }
 
     /// The measure of the two masks on the test clip (through
@@ -391,7 +452,7 @@ mod tests {
             let masks = [Mask::Ellipse(MaskShape::around(placement.mouth)), Mask::Outline(&shape.outline)];
             for (mask, total) in masks.into_iter().zip(&mut totals) {
                 let mut out = frame.clone();
-                blend(&mut out, width, placement.crop, &output, mask);
+                blend(&mut out, width, placement.crop, 0.0, &output, mask);
                 let [x1, y1, x2, y2] = placement.crop;
                 let (mut outside, mut changed, mut leak, mut inside, mut within) = (0, 0, 0.0, 0, 0.0);
                 for y in y1..y2 {
@@ -452,7 +513,7 @@ mod tests {
             let mut hard = frame.clone();
             paste_hard(&mut hard, width, placement.crop, &output);
             let mut ours = frame.clone();
-            blend(&mut ours, width, placement.crop, &output, Mask::Ellipse(MaskShape::around(placement.mouth)));
+            blend(&mut ours, width, placement.crop, 0.0, &output, Mask::Ellipse(MaskShape::around(placement.mouth)));
             natural += border_step(frame, width, height, placement.crop) / frames.len() as f32;
             hard_step += border_step(&hard, width, height, placement.crop) / frames.len() as f32;
             our_step += border_step(&ours, width, height, placement.crop) / frames.len() as f32;

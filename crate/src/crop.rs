@@ -189,11 +189,91 @@ pub fn generator_input(rgba: &[u8], width: usize, crop: [i32; 4], out: &mut [f32
     let region = [x1, y1, x2, y2].map(|v| v as usize);
     // RGBA → BGR: channels 2, 1, 0.
     resize_planar(rgba, width, 4, region, [2, 1, 0], FACE, &mut out[3 * plane..6 * plane]);
+    hide_lower_half(out);
+    Ok(())
+}
+
+/// Channels 0–2 become the reference (3–5) with its lower half black.
+fn hide_lower_half(out: &mut [f32]) {
+    let plane = FACE * FACE;
     let (masked, reference) = out.split_at_mut(3 * plane);
     masked.copy_from_slice(&reference[..3 * plane]);
     for c in 0..3 {
         masked[c * plane + plane / 2..(c + 1) * plane].fill(0.0);
     }
+}
+
+/// Where a point of a crop box turned by `turn` radians (clockwise on
+/// screen, about the box's centre) lies: box coordinates (0..w across,
+/// 0..h down, in the box's own upright frame) ↔ frame pixels.
+#[derive(Clone, Copy, Debug)]
+pub struct Turned {
+    centre: [f32; 2],
+    half: [f32; 2],
+    sin: f32,
+    cos: f32,
+}
+
+impl Turned {
+    pub fn new(crop: [i32; 4], turn: f32) -> Self {
+        let [x1, y1, x2, y2] = crop.map(|v| v as f32);
+        let (sin, cos) = turn.sin_cos();
+        Self { centre: [(x1 + x2) / 2.0, (y1 + y2) / 2.0], half: [(x2 - x1) / 2.0, (y2 - y1) / 2.0], sin, cos }
+    }
+
+    pub fn to_frame(&self, [u, v]: [f32; 2]) -> [f32; 2] {
+        let (a, b) = (u - self.half[0], v - self.half[1]);
+        [self.centre[0] + self.cos * a - self.sin * b, self.centre[1] + self.sin * a + self.cos * b]
+    }
+
+    pub fn to_box(&self, [x, y]: [f32; 2]) -> [f32; 2] {
+        let (a, b) = (x - self.centre[0], y - self.centre[1]);
+        [self.half[0] + self.cos * a + self.sin * b, self.half[1] - self.sin * a + self.cos * b]
+    }
+
+    /// The frame pixels the turned box covers: `[x1, y1, x2, y2)` within
+    /// `width`×`height`.
+    pub fn bounds(&self, width: usize, height: usize) -> [usize; 4] {
+        let corners = [[0.0, 0.0], [2.0 * self.half[0], 0.0], [0.0, 2.0 * self.half[1]], [2.0 * self.half[0], 2.0 * self.half[1]]].map(|c| self.to_frame(c));
+        let lo = |a: usize| corners.iter().map(|c| c[a]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
+        let hi = |a: usize, n: usize| (corners.iter().map(|c| c[a]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize).min(n);
+        [lo(0).min(width), lo(1).min(height), hi(0, width), hi(1, height)]
+    }
+}
+
+/// The generator input for a face that leans: as [`generator_input`], from
+/// the crop box turned by `turn` (radians, clockwise on screen) about its
+/// centre, so the face arrives upright, as Wav2Lip was trained on. Sampled
+/// bilinearly at the same positions as the original's resize (the frame's
+/// edge repeated where the turned box leaves it). `turn` 0 is exactly
+/// [`generator_input`].
+pub fn generator_input_turned(rgba: &[u8], width: usize, crop: [i32; 4], turn: f32, out: &mut [f32]) -> Result<(), String> {
+    if turn == 0.0 {
+        return generator_input(rgba, width, crop, out);
+    }
+    let [x1, y1, x2, y2] = crop;
+    let height = rgba.len() / 4 / width.max(1);
+    if x2 <= x1 || y2 <= y1 || width == 0 || height == 0 {
+        return Err(format!("the crop {crop:?} is empty"));
+    }
+    let turned = Turned::new(crop, turn);
+    let (w, h) = ((x2 - x1) as f32, (y2 - y1) as f32);
+    let plane = FACE * FACE;
+    let at = |x: isize, y: isize, c: usize| rgba[(y.clamp(0, height as isize - 1) as usize * width + x.clamp(0, width as isize - 1) as usize) * 4 + c] as f32;
+    for v in 0..FACE {
+        for u in 0..FACE {
+            let [sx, sy] = turned.to_frame([(u as f32 + 0.5) * w / FACE as f32, (v as f32 + 0.5) * h / FACE as f32]);
+            let (sx, sy) = (sx - 0.5, sy - 0.5);
+            let (xi, yi) = (sx.floor() as isize, sy.floor() as isize);
+            let (fx, fy) = (sx - xi as f32, sy - yi as f32);
+            for (plane_index, c) in [2, 1, 0].into_iter().enumerate() {
+                let top = at(xi, yi, c) + (at(xi + 1, yi, c) - at(xi, yi, c)) * fx;
+                let bottom = at(xi, yi + 1, c) + (at(xi + 1, yi + 1, c) - at(xi, yi + 1, c)) * fx;
+                out[3 * plane + plane_index * plane + v * FACE + u] = (top + (bottom - top) * fy).round() / 255.0;
+            }
+        }
+    }
+    hide_lower_half(out);
     Ok(())
 }
 

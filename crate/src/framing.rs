@@ -81,6 +81,19 @@ pub struct Placement {
     /// The face's shape, where its mesh was found (the outline steadied
     /// over three frames).
     pub shape: Option<Shape>,
+    /// The angle (radians, clockwise on screen) the crop box is turned by
+    /// so that a leaning face reaches the generator upright ([`upright`]);
+    /// 0 (the original's axis-aligned crop) without a mesh.
+    pub turn: f32,
+}
+
+/// How far to turn the crop for a face whose (steadied) roll is `roll`
+/// degrees: not at all up to 5° (Wav2Lip's training faces lean that much
+/// too), all of it from 10°, and in between a share growing from nothing,
+/// so that a face leaning about 5–10° is not turned back and forth.
+pub fn upright(roll: f32) -> f32 {
+    let share = ((roll.abs() - 5.0) / 5.0).clamp(0.0, 1.0);
+    (roll * share).to_radians()
 }
 
 /// What the user is told when no frame of the video shows a face.
@@ -95,8 +108,8 @@ pub struct Framing {
     smoother: Smoother,
     /// The mouth and shape of each frame waiting in the smoother.
     waiting: VecDeque<([f32; 2], Option<Shape>)>,
-    /// The outline of the frame placed last, in the same run of frames.
-    last_outline: Option<Vec<[f32; 2]>>,
+    /// The shape of the frame placed last, in the same run of frames.
+    last_shape: Option<Shape>,
     /// Static image mode: the first frame's answer, once known.
     still: Option<Option<Placement>>,
     frames: usize,
@@ -115,7 +128,7 @@ impl Framing {
             return Err(format!("the fixed face box {x1},{y1}–{x2},{y2} does not lie inside the {width}×{height} frame"));
         }
         let smoother = Smoother::new(options.smoothing);
-        Ok(Self { options, width, height, tracker: None, smoother, waiting: VecDeque::new(), last_outline: None, still: None, frames: 0, with_face: 0 })
+        Ok(Self { options, width, height, tracker: None, smoother, waiting: VecDeque::new(), last_shape: None, still: None, frames: 0, with_face: 0 })
     }
 
     /// Whether the next frame needs the detector's faces (else pass `&[]`).
@@ -135,7 +148,7 @@ impl Framing {
         self.frames += 1;
         if let Some(crop) = self.options.fixed_box {
             self.with_face += 1;
-            return vec![Some(Placement { crop, mouth: None, shape: None })];
+            return vec![Some(Placement { crop, mouth: None, shape: None, turn: 0.0 })];
         }
         if let Some(still) = &self.still {
             self.with_face += usize::from(still.is_some());
@@ -149,7 +162,9 @@ impl Framing {
         if self.options.still {
             let placement = face.map(|face| {
                 let crop = self.crop_of(&face);
-                Placement { crop, mouth: Some(relative(face.keypoints[3], crop)), shape: shape(&face) }
+                let shape = shape(&face);
+                let turn = shape.as_ref().map_or(0.0, |s| upright(s.pose.roll));
+                Placement { crop, mouth: Some(relative(face.keypoints[3], crop)), shape, turn }
             });
             self.with_face += usize::from(placement.is_some());
             self.still = Some(placement.clone());
@@ -182,7 +197,7 @@ impl Framing {
     fn flush(&mut self) -> Vec<Option<Placement>> {
         let settled = self.smoother.finish();
         let out = self.place(settled);
-        self.last_outline = None;
+        self.last_shape = None;
         out
     }
 
@@ -190,31 +205,28 @@ impl Framing {
         crops
             .into_iter()
             .map(|crop| {
-                let (mouth, mut shape) = self.waiting.pop_front().expect("a mouth per waiting frame");
-                if let Some(shape) = &mut shape {
-                    // The mean of this frame's outline and its neighbours':
-                    // the mesh's frame-to-frame tremble, steadied.
-                    let next = self.waiting.front().and_then(|(_, s)| s.as_ref()).map(|s| &s.outline);
-                    let own = shape.outline.clone();
-                    shape.outline = steadied(&own, self.last_outline.as_ref(), next);
-                    self.last_outline = Some(own);
-                } else {
-                    self.last_outline = None;
-                }
-                Some(Placement { crop, mouth: Some(relative(mouth, crop)), shape })
+                let (mouth, own) = self.waiting.pop_front().expect("a mouth per waiting frame");
+                // The mean of this frame's shape and its neighbours': the
+                // mesh's frame-to-frame tremble, steadied.
+                let next = self.waiting.front().and_then(|(_, s)| s.as_ref());
+                let shape = own.as_ref().map(|own| steadied(own, self.last_shape.as_ref(), next));
+                self.last_shape = own;
+                let turn = shape.as_ref().map_or(0.0, |s| upright(s.pose.roll));
+                Some(Placement { crop, mouth: Some(relative(mouth, crop)), shape, turn })
             })
             .collect()
     }
 }
 
-/// The mean of `own` and whichever neighbours there are (same length).
-fn steadied(own: &[[f32; 2]], before: Option<&Vec<[f32; 2]>>, after: Option<&Vec<[f32; 2]>>) -> Vec<[f32; 2]> {
-    let near: Vec<&Vec<[f32; 2]>> = [before, after].into_iter().flatten().filter(|n| n.len() == own.len()).collect();
+/// The mean of `own` and whichever neighbours there are: outline and pose.
+fn steadied(own: &Shape, before: Option<&Shape>, after: Option<&Shape>) -> Shape {
+    let near: Vec<&Shape> = [before, after].into_iter().flatten().filter(|n| n.outline.len() == own.outline.len()).collect();
     let count = 1.0 + near.len() as f32;
-    own.iter()
-        .enumerate()
-        .map(|(i, p)| std::array::from_fn(|a| (p[a] + near.iter().map(|n| n[i][a]).sum::<f32>()) / count))
-        .collect()
+    let mean = |f: &dyn Fn(&Shape) -> f32| (f(own) + near.iter().map(|n| f(n)).sum::<f32>()) / count;
+    Shape {
+        outline: (0..own.outline.len()).map(|i| std::array::from_fn(|a| mean(&|s: &Shape| s.outline[i][a]))).collect(),
+        pose: Pose { yaw: mean(&|s| s.pose.yaw), pitch: mean(&|s| s.pose.pitch), roll: mean(&|s| s.pose.roll) },
+    }
 }
 
 fn relative([x, y]: [f32; 2], [x1, y1, x2, y2]: [i32; 4]) -> [f32; 2] {
@@ -285,7 +297,7 @@ mod tests {
         assert!(out.iter().all(Option::is_some));
         // Smoothing off: each frame its own box.
         let mut off = Framing::new(Options { smoothing: 1, ..Options::default() }, 1280, 720).unwrap();
-        assert_eq!(off.push(&[face(100.0)]), [Some(Placement { crop: [100, 100, 200, 210], mouth: Some([0.5, 70.0 / 110.0]), shape: None })]);
+        assert_eq!(off.push(&[face(100.0)]), [Some(Placement { crop: [100, 100, 200, 210], mouth: Some([0.5, 70.0 / 110.0]), shape: None, turn: 0.0 })]);
     }
 
     #[test]
@@ -300,7 +312,7 @@ mod tests {
         let options = Options { fixed_box: Some([10, 20, 110, 140]), ..Options::default() };
         let mut framing = Framing::new(options.clone(), 640, 480).unwrap();
         assert!(!framing.needs_detection());
-        assert_eq!(run(&mut framing, &[vec![], vec![]]).unwrap(), vec![Some(Placement { crop: [10, 20, 110, 140], mouth: None, shape: None }); 2]);
+        assert_eq!(run(&mut framing, &[vec![], vec![]]).unwrap(), vec![Some(Placement { crop: [10, 20, 110, 140], mouth: None, shape: None, turn: 0.0 }); 2]);
         let err = Framing::new(options, 100, 100).err().unwrap();
         assert!(err.contains("does not lie inside the 100×100 frame"), "{err}");
     }

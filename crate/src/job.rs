@@ -19,7 +19,7 @@ use std::rc::Rc;
 use crate::audio::chunks::{CHUNK, FrameClock, chunk_starts, source_frame};
 use crate::audio::mel::Mel;
 use crate::blend::{Mask, MaskShape, blend};
-use crate::crop::{FACE, generator_input};
+use crate::crop::{FACE, generator_input_turned};
 use crate::detect::{Detector, Rgba};
 use crate::framing::{self, Framing, MaskKind, Options, Placement, Shape};
 use crate::landmarks::{Mesh, Roi};
@@ -66,6 +66,9 @@ pub struct Job {
     tuner: Option<(Tuner, fn() -> f64)>,
     label: Option<Label>,
     mask: MaskKind,
+    /// Where the mesh looks next: the square around the last frame's mesh
+    /// (MediaPipe's tracking).
+    mesh_roi: Option<Roi>,
     /// Frames whose placement the smoothing has not settled yet.
     unplaced: VecDeque<Frame>,
     placed: VecDeque<(Frame, Option<Placement>)>,
@@ -130,6 +133,7 @@ impl Job {
             tuner: None,
             label,
             mask,
+            mesh_roi: None,
             unplaced: VecDeque::new(),
             placed: VecDeque::new(),
             pushed: 0,
@@ -175,12 +179,18 @@ impl Job {
         self.pushed += 1;
         let mesh = mesh.filter(|_| self.mask == MaskKind::Landmarks);
         let image = Rgba { pixels: &frame, width: self.width, height: self.height };
+        let previous = &mut self.mesh_roi;
         // A mesh that fails (it cannot, on a frame of the right size) only
         // costs this frame its outline: the ellipse stands in.
         let settled = self.framing.push_with(&faces, |face| {
-            let marks = mesh?.landmarks(&image, &Roi::from_face(face)).ok()??;
+            let marks = mesh?.follow(&image, face, previous.as_ref()).ok()?;
+            *previous = marks.as_ref().map(|m| Roi::from_points(&m.points));
+            let marks = marks?;
             Some(Shape { outline: marks.lower_face(), pose: marks.pose })
         });
+        if settled.last().is_some_and(Option::is_none) {
+            self.mesh_roi = None; // the face was lost: find it afresh
+        }
         self.unplaced.push_back(frame);
         self.settle(settled);
         Ok(())
@@ -239,7 +249,7 @@ impl Job {
         for (i, (frame, placement)) in frames.iter().enumerate() {
             if let Some(placement) = placement {
                 self.mel.window_into(self.starts[self.next_out + i], CHUNK, &mut mel[k * MEL_VALUES..][..MEL_VALUES]);
-                generator_input(frame, self.width, placement.crop, &mut face[k * FACE_VALUES..][..FACE_VALUES])
+                generator_input_turned(frame, self.width, placement.crop, placement.turn, &mut face[k * FACE_VALUES..][..FACE_VALUES])
                     .expect("framing keeps crops inside the frame");
                 k += 1;
             }
@@ -260,13 +270,13 @@ impl Job {
             .frames
             .into_iter()
             .map(|(mut frame, placement)| {
-                if let Some(Placement { crop, mouth, shape }) = placement {
+                if let Some(Placement { crop, mouth, shape, turn }) = placement {
                     let out = outputs.next().expect("one output per face");
                     let mask = match &shape {
                         Some(shape) => Mask::Outline(&shape.outline),
                         None => Mask::Ellipse(MaskShape::around(mouth)),
                     };
-                    blend(&mut frame, self.width, crop, out, mask);
+                    blend(&mut frame, self.width, crop, turn, out, mask);
                 }
                 if let Some(label) = &self.label {
                     label.stamp(&mut frame, self.width, self.height);
@@ -324,6 +334,7 @@ mod tests {
     use super::*;
     use crate::blocking::block_on;
     use crate::testdata::{detector, pan_zoom_clip};
+    use crate::detect::Rgba;
 
     fn cpu_generator() -> crate::generate::Generator {
         crate::generate::Generator::on_cpu(crate::formula::weights(7)).unwrap()
@@ -332,6 +343,47 @@ mod tests {
     /// A mel whose chunks differ from frame to frame, so mouths differ too.
     fn mel(columns: usize) -> Mel {
         Mel { values: (0..columns * 80).map(|i| (i as f32 * 0.37).sin() * 2.0 - 2.0).collect() }
+    }
+
+    /// The check: the test clip turned by ±20°, through the job
+    /// with the face's mesh: the generator's input is upright (the eyes'
+    /// outer corners level within 3°), where the original's crop leaves
+    /// the face leaning by the clip's turn.
+    #[test]
+    fn a_leaning_face_reaches_the_generator_upright() {
+        use crate::crop::Turned;
+        let (width, height) = (640, 360);
+        let (detector, mesh) = (detector(), crate::testdata::mesh());
+        for degrees in [20.0f32, -20.0] {
+            let clip: Vec<Vec<u8>> = pan_zoom_clip(8, width, height).iter().map(|f| crate::testdata::turned(f, width, height, degrees)).collect();
+            let mut job = Job::new(Options::default(), (width, height), &FrameClock::Constant { fps: 25.0 }, mel(8 * 16 / 5 + 16), 4, None).unwrap();
+            for s in job.sources(clip.len()) {
+                job.push(clip[s].clone(), Some(&detector), Some(&mesh)).unwrap();
+            }
+            job.finish().unwrap();
+            let (mut upright, mut original) = (Vec::new(), Vec::new());
+            while let Some(batch) = job.next_batch() {
+                for (frame, placement) in &batch.frames {
+                    let placement = placement.as_ref().expect("a face in every frame");
+                    let image = Rgba { pixels: frame, width, height };
+                    let face = detector.detect(&image).unwrap().remove(0);
+                    let marks = mesh.follow(&image, &face, None).unwrap().unwrap();
+                    // The eyes' outer corners where the generator sees them (96×96).
+                    let [x1, y1, x2, y2] = placement.crop;
+                    let (sx, sy) = (FACE as f32 / (x2 - x1) as f32, FACE as f32 / (y2 - y1) as f32);
+                    let eye_line = |turn: f32| {
+                        let turned = Turned::new(placement.crop, turn);
+                        let [a, b] = [33, 263].map(|i| turned.to_box([marks.points[i][0], marks.points[i][1]]));
+                        ((b[1] - a[1]) * sy).atan2((b[0] - a[0]) * sx).to_degrees()
+                    };
+                    upright.push(eye_line(placement.turn));
+                    original.push(eye_line(0.0));
+                }
+            }
+            println!("turned {degrees}°: eye line in the generator's input {upright:.1?} (the original's crop: {original:.1?})");
+            assert!(upright.iter().all(|a| a.abs() < 3.0), "{upright:?}");
+            assert!(original.iter().all(|a| (a - degrees).abs() < 6.0), "{original:?}");
+        }
     }
 
     #[test]

@@ -50,6 +50,33 @@ pub fn pan_zoom_clip(frames: usize, width: usize, height: usize) -> Vec<Vec<u8>>
         .collect()
 }
 
+/// An RGBA frame turned by `degrees` (clockwise on screen) about its centre,
+/// bilinearly, grey where it comes from outside.
+pub fn turned(frame: &[u8], width: usize, height: usize, degrees: f32) -> Vec<u8> {
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    let mut out = vec![120u8; frame.len()];
+    for y in 0..height {
+        for x in 0..width {
+            // The source of (x, y): turned back by the angle.
+            let (a, b) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+            let (sx, sy) = (cx + cos * a + sin * b - 0.5, cy - sin * a + cos * b - 0.5);
+            let (xi, yi) = (sx.floor(), sy.floor());
+            if xi < 0.0 || yi < 0.0 || xi as usize + 1 >= width || yi as usize + 1 >= height {
+                continue;
+            }
+            let (fx, fy, xi, yi) = (sx - xi, sy - yi, xi as usize, yi as usize);
+            for c in 0..4 {
+                let at = |xx: usize, yy: usize| frame[(yy * width + xx) * 4 + c] as f32;
+                let top = at(xi, yi) * (1.0 - fx) + at(xi + 1, yi) * fx;
+                let bottom = at(xi, yi + 1) * (1.0 - fx) + at(xi + 1, yi + 1) * fx;
+                out[(y * width + x) * 4 + c] = (top * (1.0 - fy) + bottom * fy).round() as u8;
+            }
+        }
+    }
+    out
+}
+
 /// Values in [-0.5, 0.5) from a fixed generator (an LCG), for kernels'
 /// tests against their definitions.
 pub fn pseudo(n: usize, seed: u32) -> Vec<f32> {
