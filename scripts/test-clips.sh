@@ -7,6 +7,9 @@
 #   silent.mp4     talking.mp4 without its sound
 #   truncated.mp4  the first half of talking.mp4's bytes (an interrupted copy)
 #   short.wav      under a second of the voice, for quick whole jobs
+#   turning.mp4    3 s, 640×360: the photo's face towards the camera, then
+#                  turned in depth (`wav2lip turn-face --yaw 50`, which the
+#                  mesh reads as about 25°) from 1 s to 2 s, then back
 #   odd/           the odd but ordinary files people have (tests/e2e/odd.test.mjs
 #                  runs each through the page): faces rotated by the phone
 #                  (90°, 270°), an odd-sized VP9, 4K, one frame, variable frame
@@ -34,6 +37,13 @@ ff -loop 1 -framerate 25 -i "$here/tests/fixtures/astronaut.png" -i "$tmp/voice.
 ff -f lavfi -i testsrc2=s=320x240:r=25 -i "$tmp/voice.wav" -t 1 \
   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 96k "$out/noface.mp4"
 ff -i "$out/talking.mp4" -an -c copy "$out/silent.mp4"
+(cd "$here" && ${WAV2LIP_CLI:-cargo run --locked -q -p wav2lip --} turn-face tests/fixtures/astronaut.png --yaw 50 -o "$tmp/turned.png")
+for still in front:"$here/tests/fixtures/astronaut.png" turned:"$tmp/turned.png"; do
+  ff -loop 1 -framerate 25 -i "${still#*:}" -t 1 -vf "crop=384:216:33:0,scale=640:360,format=yuv420p" -c:v libx264 -preset veryfast -crf 18 "$tmp/${still%%:*}.mp4"
+done
+ff -i "$tmp/front.mp4" -i "$tmp/turned.mp4" -i "$tmp/voice.wav" \
+  -filter_complex "[0:v][1:v][0:v]concat=n=3:v=1[v]" -map '[v]' -map 2:a -t 3 \
+  -c:v libx264 -preset veryfast -crf 18 -c:a aac -b:a 96k "$out/turning.mp4"
 size=$(stat -c %s "$out/talking.mp4")
 head -c $((size / 2)) "$out/talking.mp4" > "$out/truncated.mp4"
 

@@ -27,7 +27,7 @@ export class Cancelled extends Error {
  * The face input as a stream of RGBA frames: `open` says its size, rate and
  * length; `frames(sources)` yields the frames at those indices, in order.
  */
-async function openFaceInput(file) {
+export async function openFaceInput(file) {
   if (isImage(file)) {
     const { pixels, width, height } = await photoPixels(file);
     return {
@@ -249,7 +249,7 @@ export async function lipSync({ face, voice, options = {}, label = true, quality
     await output.finalize();
     const file = await destination.file();
     return {
-      file, name, mimeType: format.mimeType, frames: total, width, height, fps: source.fps,
+      file, name, mimeType: format.mimeType, frames: total, width, height, fps: source.fps, kind: source.kind, sources: plan.sources,
       videoCodec: format.video, audioCodec: feeder.codec, sound: feeder.description, quality, seconds: (performance.now() - started) / 1000,
     };
   } catch (error) {

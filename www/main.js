@@ -3,6 +3,8 @@
 import { adapterName, Core } from './bridge.js';
 import { startOffline } from './offline.js';
 import { recordWith } from './record.js';
+import { compareWith } from './compare.js';
+import { describeTurns, turnedSpans } from './turns.js';
 
 const status = document.querySelector('#backend');
 const modelFile = document.querySelector('#model-file');
@@ -280,7 +282,36 @@ function shrinkFor({ width, height, shrink }) {
   return ` At ${width}×${height} the frames are shrunk by ${shrink} for lip sync (Options), to ${Math.floor(width / shrink)}×${Math.floor(height / shrink)}: larger frames need more memory than a browser tab has.`;
 }
 
+const faceTurns = document.querySelector('#face-turns');
+const faceTurnsText = document.querySelector('#face-turns-text');
+
+/** Name where the face turns away, from the scan's samples and the limit in Options. */
+function showTurns() {
+  const scan = face.turns;
+  const text = scan?.samples ? describeTurns(turnedSpans(scan.samples, scan.step, number('#turned-limit') || 35), scan.duration, scan.kind) : (scan?.text ?? '');
+  faceTurnsText.textContent = text;
+  faceTurns.hidden = !text;
+  faceTurns.querySelector('label').hidden = !scan?.samples;
+}
+
+/** Look through the face input for turned-away spans (after its first picture is shown). */
+async function scanTurns(core, file) {
+  const chosen = face.opened?.faces[face.chosen];
+  const point = chosen && [(chosen.box[0] + chosen.box[2]) / 2, (chosen.box[1] + chosen.box[3]) / 2];
+  face.turns = { text: 'Looking at which way the face turns…' };
+  showTurns();
+  try {
+    const scan = await core.call('scanPoses', { file, point });
+    if (inputs.face === file || face.openedFile === file) face.turns = scan;
+  } catch {
+    // Only a warning is lost: the run itself says what is wrong with the file.
+    face.turns = null;
+  }
+  if (inputs.face === file || face.openedFile === file) showTurns();
+}
+
 function startFace(core) {
+  document.querySelector('#turned-limit').addEventListener('input', showTurns);
   onFileChosen(faceFile, (state, text) => show(faceStatus, state, text), {
     loading: (file) => `Looking at ${file.name}…`,
     load: async (file) => {
@@ -288,12 +319,16 @@ function startFace(core) {
       face.opened = null;
       inputs.face = null;
       facePreview.hidden = true;
+      face.turns = null;
+      showTurns();
       const opened = await core.call('openFace', { file });
       face.opened = opened;
+      face.openedFile = file;
       face.chosen = 0;
       drawFaces();
       // A video may show a face later on; a photo without one cannot work.
       if (opened.kind === 'video' || opened.faces.length > 0) inputs.face = file;
+      scanTurns(core, file);
       return describeFace(opened) + shrinkFor(opened);
     },
   });
@@ -335,6 +370,8 @@ function readOptions() {
     smoothing: document.querySelector('#smoothing').checked ? 5 : 1,
     resizeFactor,
     mask: document.querySelector('#mask').value,
+    turnedAway: number('#turned-limit') || 35,
+    keepTurnedAway: document.querySelector('#keep-turned').checked,
   };
   // The face clicked in the first picture, in the (shrunk) frame's pixels.
   const chosen = face.opened?.faces[face.chosen];
@@ -386,6 +423,7 @@ async function runJob(core) {
     download.href = resultUrl;
     download.download = made.name;
     download.textContent = `Download ${made.name} (${(made.file.size / 1e6).toFixed(1)} MB)`;
+    compareWith(args.face, made);
     result.hidden = false;
     runProgress.value = 1;
     showRun('ready', `Done: ${made.frames} frames, ${made.width}×${made.height} at ${made.fps.toFixed(2)} fps, ${made.videoCodec} (${made.quality} quality) + ${made.sound}, in ${duration(made.seconds)}.`);

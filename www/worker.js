@@ -2,7 +2,7 @@
 // handled one at a time: the core owns one device and one job.
 import init, * as core from './pkg/wav2lip.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, Input, VideoSampleSink } from './lib/mediabunny.js';
-import { Cancelled, clearOutputs, lipSync } from './lipsync.js';
+import { Cancelled, clearOutputs, lipSync, openFaceInput } from './lipsync.js';
 import { FACE_TRACK, VOICE_TRACK, checkSameFormat, decodableTrack, isImage, photoPixels, uprightPixels } from './media.js';
 import { Helpers } from './helpers.js';
 import { forget, forgetAll, keptModels, loadCheckpoint, loadKept } from './models.js';
@@ -77,6 +77,36 @@ async function firstPicture(file) {
     throw new Error('its video track has no frames');
   } finally {
     input.dispose?.();
+  }
+}
+
+/**
+ * Which way the face looks through a photo or video, before a run: the
+ * pose of the face nearest `point` (the one clicked; else the best) every
+ * `step` seconds (0.2 s, longer for videos over 2 minutes: at most 600
+ * looks). Resolves to {kind, step, duration, samples: [{t, yaw, pitch}]}
+ * (no yaw where no face was seen).
+ */
+async function scanPoses(file, point) {
+  await ensureDetector();
+  const face = await openFaceInput(file);
+  try {
+    const duration = face.count / face.fps;
+    const every = Math.max(1, Math.round(face.fps * Math.max(0.2, duration / 600)));
+    const sources = [];
+    for (let k = 0; k < face.count; k += every) sources.push(k);
+    const samples = [];
+    let k = 0;
+    for await (const pixels of face.frames(sources)) {
+      const faces = core.faceMeshes(pixels, face.width, face.height);
+      const away = ({ box: [x1, y1, x2, y2] }) => (point ? Math.hypot((x1 + x2) / 2 - point[0], (y1 + y2) / 2 - point[1]) : 0);
+      const near = faces.toSorted((a, b) => away(a) - away(b))[0];
+      samples.push({ t: sources[k] / face.fps, ...(near && { yaw: near.pose.yaw, pitch: near.pose.pitch }) });
+      k += 1;
+    }
+    return { kind: face.kind, step: every / face.fps, duration, samples };
+  } finally {
+    face.dispose();
   }
 }
 
@@ -195,6 +225,8 @@ const methods = {
   loadVoice: ({ file }) => loadVoice(file),
   /** A photo or video's first picture (an ImageBitmap) and its faces. */
   openFace: ({ file }) => openFace(file),
+  /** Which way the face looks through the video ({step, duration, samples}). */
+  scanPoses: ({ file, point }) => scanPoses(file, point),
   /** Faces in one RGBA frame ([{score, box, keypoints, crop}], best first), and the core's time for it (seconds). */
   async detectFaces({ pixels, width, height }) {
     await ensureDetector();

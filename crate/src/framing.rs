@@ -55,13 +55,21 @@ pub struct Options {
     pub resize_factor: usize,
     /// The blend's mask.
     pub mask: MaskKind,
+    /// A face turned (yaw or pitch) more than this many degrees is
+    /// "turned away" (Wav2Lip was trained on faces towards the camera).
+    pub turned_away: f32,
+    /// Frames whose face is turned away pass through untouched.
+    pub keep_turned_away: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, resize_factor: 1, mask: MaskKind::Landmarks }
+        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, resize_factor: 1, mask: MaskKind::Landmarks, turned_away: TURNED_AWAY, keep_turned_away: false }
     }
 }
+
+/// The default for [`Options::turned_away`], in degrees.
+pub const TURNED_AWAY: f32 = 35.0;
 
 /// What the face's mesh tells about one frame: the lower face's outline
 /// (in frame pixels, [`crate::landmarks::LOWER_FACE`]) and the pose.
@@ -166,6 +174,7 @@ impl Framing {
                 let turn = shape.as_ref().map_or(0.0, |s| upright(s.pose.roll));
                 Placement { crop, mouth: Some(relative(face.keypoints[3], crop)), shape, turn }
             });
+            let placement = placement.filter(|p| !self.kept(p));
             self.with_face += usize::from(placement.is_some());
             self.still = Some(placement.clone());
             return vec![placement];
@@ -212,9 +221,15 @@ impl Framing {
                 let shape = own.as_ref().map(|own| steadied(own, self.last_shape.as_ref(), next));
                 self.last_shape = own;
                 let turn = shape.as_ref().map_or(0.0, |s| upright(s.pose.roll));
-                Some(Placement { crop, mouth: Some(relative(mouth, crop)), shape, turn })
+                Some(Placement { crop, mouth: Some(relative(mouth, crop)), shape, turn }).filter(|p| !self.kept(p))
             })
             .collect()
+    }
+
+    /// Whether a frame stays as it is because its face is turned away
+    /// (and the options say to keep such frames).
+    fn kept(&self, placement: &Placement) -> bool {
+        self.options.keep_turned_away && placement.shape.as_ref().is_some_and(|s| s.pose.turned_away(self.options.turned_away))
     }
 }
 

@@ -110,6 +110,21 @@ test('a talking clip goes through the page: same size, one frame per chunk, the 
     assert.equal(await app.page.locator('#run').isEnabled(), true);
     await app.page.click('#run');
     assert.match(await statusState(app.page, '#run-status', ['ready', 'error'], 900_000), /^Done: /);
+    // Before and after: the original over the result up to the slider, on
+    // the frame the result shows.
+    await app.page.locator('#compare-slider').fill('60');
+    const compare = await app.page.evaluate(async () => {
+      const [after, before] = ['#result-video', '#before-video'].map((id) => document.querySelector(id));
+      if (after.readyState < 1) await new Promise((r) => after.addEventListener('loadedmetadata', r, { once: true }));
+      after.currentTime = 1.0;
+      await new Promise((r) => after.addEventListener('seeked', r, { once: true }));
+      if (before.seeking || before.readyState < 2) await new Promise((r) => before.addEventListener('seeked', r, { once: true }));
+      return { time: before.currentTime, url: before.src, hidden: before.hidden, reveal: getComputedStyle(document.querySelector('#compare')).getPropertyValue('--before').trim() };
+    });
+    console.log(`before and after: the original at ${compare.time.toFixed(3)} s under the result at 1.000 s, shown over ${compare.reveal}`);
+    assert.ok(compare.url.startsWith('blob:') && !compare.hidden, 'the original is under the result');
+    assert.equal(compare.reveal, '60%');
+    assert.ok(Math.abs(compare.time - 1.02) < 0.03, `the original follows the result: ${compare.time}`);
     const result = await inspect(app.page, file('talking.mp4'));
     console.log(`output: ${result.frames} frames ${result.width}×${result.height} ${result.codec} + ${result.audio?.codec}, ${(result.size / 1e3).toFixed(0)} kB; ` +
       `mean change: mouth ${mean(result.mouth).toFixed(1)}, far ${mean(result.far).toFixed(2)}, label ${mean(result.label).toFixed(1)} grey levels`);
@@ -126,6 +141,42 @@ test('a talking clip goes through the page: same size, one frame per chunk, the 
     assert.ok(Math.max(...result.far) < 4, `far from the face only codec noise: ${result.far.map((v) => v.toFixed(2))}`);
     assert.ok(Math.min(...result.label) > 20, `the label is drawn: ${result.label.map((v) => v.toFixed(1))}`);
     assert.equal(await app.page.locator('#result-video').evaluate((v) => v.src.startsWith('blob:')), true);
+    assert.deepEqual(app.foreignRequests, []);
+  } finally {
+    await app.close();
+  }
+});
+
+test('where the face turns away the page says when, before the run, and can leave those frames untouched', async () => {
+  const app = await openApp('/?backend=cpu');
+  const { page } = app;
+  try {
+    await backendOf(page);
+    // turning.mp4 turns the face in depth from 1 s to 2 s, which the mesh
+    // reads as about 28° of yaw: over a limit of 20° (the default, 35°,
+    // takes a real head turning further than a photo can be made to).
+    await page.evaluate(() => {
+      document.querySelector('#options').open = true;
+    });
+    await page.fill('#turned-limit', '20');
+    await choose(page, { face: 'turning.mp4', voice: 'turning.mp4' });
+    await page.locator('#face-turns-text').filter({ hasText: /turns away/ }).waitFor({ timeout: 120_000 });
+    const said = await page.locator('#face-turns-text').textContent();
+    console.log(`before the run: ${said}`);
+    assert.match(said, /^0:01–0:02: the face turns away; Wav2Lip works best on faces towards the camera\.$/);
+    // At the default limit the same face is not turned away.
+    await page.fill('#turned-limit', '35');
+    assert.equal(await page.locator('#face-turns').isHidden(), true);
+    await page.fill('#turned-limit', '20');
+    await page.check('#keep-turned');
+    await page.click('#run');
+    assert.match(await statusState(page, '#run-status', ['ready', 'error'], 900_000), /^Done: /);
+    const result = await inspect(page, file('turning.mp4'));
+    const turned = result.mouth.slice(27, 48);
+    const towards = [...result.mouth.slice(0, 23), ...result.mouth.slice(52, result.source.frames)];
+    console.log(`mouth change: turned away ${mean(turned).toFixed(1)} (max ${Math.max(...turned).toFixed(1)}), towards the camera ${mean(towards).toFixed(1)} (min ${Math.min(...towards).toFixed(1)}) grey levels`);
+    assert.ok(Math.max(...turned) < 4, `frames turned away stay as they were: ${turned.map((v) => v.toFixed(1))}`);
+    assert.ok(Math.min(...towards) > 8, `the others are lip-synced: ${towards.map((v) => v.toFixed(1))}`);
     assert.deepEqual(app.foreignRequests, []);
   } finally {
     await app.close();

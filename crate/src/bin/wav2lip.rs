@@ -38,6 +38,10 @@ commands:
                                  nearer), its box, and its pose in degrees (yaw > 0: turned
                                  to the image's right; pitch > 0: looking up; roll > 0:
                                  leaning clockwise)
+  turn-face IMAGE.png --yaw DEG -o OUT.png
+                                 the photo with its face turned in depth by DEG (its mesh
+                                 drawn as a textured surface): test media for faces that
+                                 turn away (the mesh reads about half the turn)
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
   generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|flex|gpu|gpu-f32|wgpu]
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Some("mel") => mel_command(&args[1..]),
         Some("detect") => detect_command(&args[1..]),
         Some("landmarks") => landmarks_command(&args[1..]),
+        Some("turn-face") => turn_face_command(&args[1..]),
         Some("inspect") => inspect_command(&args[1..]),
         Some("generate") => generate_command(&args[1..]),
         Some("convert") => convert_command(&args[1..]),
@@ -415,6 +420,23 @@ fn landmarks_command(args: &[String]) -> Result<(), String> {
         eprintln!("wav2lip: {path}: no face found");
     }
     Ok(())
+}
+
+fn turn_face_command(args: &[String]) -> Result<(), String> {
+    let Some((path, rest)) = args.split_first() else { return Err(format!("turn-face takes an image\n\n{USAGE}")) };
+    let flags = flags(rest, &["--yaw", "-o", "--detector", "--mesh", "--geometry"])?;
+    let yaw: f32 = flags.get("--yaw").and_then(|v| v.parse().ok()).filter(|y: &f32| y.abs() < 90.0).ok_or("--yaw takes degrees, between -90 and 90")?;
+    let out = flags.get("-o").ok_or("turn-face needs -o OUT.png")?;
+    let (pixels, width, height) = read_png(&std::fs::read(path).map_err(|e| format!("{path}: {e}"))?).map_err(|e| format!("{path}: {e}"))?;
+    let image = Rgba { pixels: &pixels, width, height };
+    let mesh = mesh(&flags)?;
+    let face = detector(&flags)?.detect(&image)?.into_iter().next().ok_or_else(|| format!("{path}: no face found"))?;
+    let marks = mesh.follow(&image, &face, None)?.ok_or_else(|| format!("{path}: no face mesh found"))?;
+    let turned = landmarks::turn::turn_face(&pixels, width, height, &marks, &mesh.canonical().triangles, yaw);
+    let file = std::fs::File::create(out).map_err(|e| format!("{out}: {e}"))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.write_header().and_then(|mut w| w.write_image_data(&turned)).map_err(|e| format!("{out}: {e}"))
 }
 
 fn detect_command(args: &[String]) -> Result<(), String> {

@@ -11,6 +11,7 @@
 
 pub mod pose;
 pub mod proto;
+pub mod turn;
 
 use serde::Serialize;
 
@@ -133,6 +134,11 @@ impl Mesh {
             return Err(format!("expected MediaPipe's face mesh (192×192×3 input), got {:?}", network.input_shape));
         }
         Ok(Self { network, canonical: CanonicalFace::new(geometry)? })
+    }
+
+    /// The canonical face (its triangles, for drawing a mesh).
+    pub fn canonical(&self) -> &CanonicalFace {
+        &self.canonical
     }
 
     /// The mesh of `face` in a frame of a video, as MediaPipe's face mesh

@@ -26,11 +26,20 @@ pub struct Pose {
     pub roll: f32,
 }
 
+impl Pose {
+    /// Whether the face looks away (yaw or pitch) by more than `limit` degrees.
+    pub fn turned_away(&self, limit: f32) -> bool {
+        self.yaw.abs() > limit || self.pitch.abs() > limit
+    }
+}
+
 /// MediaPipe's canonical face: 468 points (cm, y up, z towards the camera)
 /// and the points (with weights) a pose is fitted on.
 pub struct CanonicalFace {
     points: Vec<[f64; 3]>,
     basis: Vec<(usize, f64)>,
+    /// The mesh's triangles (point indices).
+    pub triangles: Vec<[usize; 3]>,
 }
 
 impl CanonicalFace {
@@ -44,7 +53,13 @@ impl CanonicalFace {
             proto::Value::Bytes(b) if *n == 1 => Some(*b),
             _ => None,
         });
-        let vertices = proto::floats(&proto::fields(mesh.ok_or("the face geometry file has no canonical mesh")?)?, 3)?;
+        let mesh = proto::fields(mesh.ok_or("the face geometry file has no canonical mesh")?)?;
+        let vertices = proto::floats(&mesh, 3)?;
+        let indices = proto::varints(&mesh, 4)?;
+        if indices.len() % 3 != 0 || indices.iter().any(|&i| i >= POINTS as u64) {
+            return Err("the canonical mesh's triangles are damaged".into());
+        }
+        let triangles = indices.chunks_exact(3).map(|t| [t[0] as usize, t[1] as usize, t[2] as usize]).collect();
         if vertices.len() != POINTS * 5 {
             return Err(format!("the canonical mesh has {} values, not {} (468 × x y z u v)", vertices.len(), POINTS * 5));
         }
@@ -64,7 +79,7 @@ impl CanonicalFace {
         if basis.len() < 3 || basis.iter().map(|b| b.1).sum::<f64>() <= 0.0 {
             return Err("the face geometry file has no points to fit a pose on".into());
         }
-        Ok(Self { points, basis })
+        Ok(Self { points, basis, triangles })
     }
 
     /// The pose of a mesh in image pixels (x right, y down, z away from the
@@ -202,7 +217,7 @@ mod tests {
     #[test]
     fn the_geometry_file_is_read_and_a_damaged_one_refused() {
         let face = canonical_face();
-        assert_eq!((face.points.len(), face.basis.len()), (POINTS, 33));
+        assert_eq!((face.points.len(), face.basis.len(), face.triangles.len()), (POINTS, 33, 898));
         // The nose (points 1 and 4) is the nearest to the camera, the
         // forehead (10) above the chin (152).
         let nearest = (0..POINTS).max_by(|&i, &j| face.points[i][2].total_cmp(&face.points[j][2])).unwrap();
