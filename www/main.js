@@ -370,6 +370,7 @@ function readOptions() {
     smoothing: document.querySelector('#smoothing').checked ? 5 : 1,
     resizeFactor,
     mask: document.querySelector('#mask').value,
+    sharpen: document.querySelector('#sharpen').checked,
     turnedAway: number('#turned-limit') || 35,
     keepTurnedAway: document.querySelector('#keep-turned').checked,
   };

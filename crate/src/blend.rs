@@ -11,7 +11,8 @@
 //! background beside the jaw stay untouched; without a mesh, an ellipse
 //! around the mouth and jaw.
 
-use crate::crop::{FACE, Turned};
+use crate::crop::Turned;
+use crate::enhance::{Upscale, matching_amount, resize, unsharp};
 
 /// Where the mask sits in the box, as fractions of its width and height.
 #[derive(Clone, Copy, Debug)]
@@ -47,8 +48,8 @@ const OUTLINE_OUTSIDE: f32 = 0.25;
 
 /// The original's paste: the output resized to the box replaces it.
 pub fn paste_hard(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32]) {
-    let patch = resize_to_box(bgr, crop, Upscale::Bilinear);
     let [x1, y1, x2, y2] = crop.map(|v| v as usize);
+    let patch = resize(bgr, x2 - x1, y2 - y1, Upscale::Bilinear);
     for y in y1..y2 {
         for x in x1..x2 {
             let p = &patch[((y - y1) * (x2 - x1) + (x - x1)) * 3..][..3];
@@ -59,61 +60,101 @@ pub fn paste_hard(rgba: &mut [u8], width: usize, crop: [i32; 4], bgr: &[f32]) {
     }
 }
 
-/// Ours: colour-matched, feathered, lower face only. `turn` (radians,
-/// clockwise on screen) is the angle the crop box was turned by for the
-/// generator ([`crate::crop::generator_input_turned`]): the face goes back
-/// turned the same way.
-pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], turn: f32, bgr: &[f32], mask: Mask<'_>) {
+/// Ours: colour-matched, feathered, lower face only, optionally sharpened
+/// ([`enhance`]). `turn` (radians, clockwise on screen) is the angle the
+/// crop box was turned by for the generator
+/// ([`crate::crop::generator_input_turned`]): the face goes back turned the
+/// same way.
+pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], turn: f32, bgr: &[f32], mask: Mask<'_>, sharpen: bool) {
     let height = rgba.len() / 4 / width.max(1);
     let turned = Turned::new(crop, turn);
     let [x1, y1, x2, y2] = crop;
-    let (w, h) = ((x2 - x1) as f32, (y2 - y1) as f32);
-    let [rx1, ry1, rx2, ry2] = turned.bounds(width, height);
-    let rw = rx2 - rx1;
-    // The generated face at each frame pixel the box covers (its upscale
-    // sampled there directly: one resampling, whatever the turn), and
-    // where in the box that pixel is.
-    let mut patch = Vec::with_capacity(rw * (ry2 - ry1));
-    for y in ry1..ry2 {
-        for x in rx1..rx2 {
-            let [u, v] = turned.to_box([x as f32 + 0.5, y as f32 + 0.5]);
-            let inside = (0.0..w).contains(&u) && (0.0..h).contains(&v);
-            patch.push(inside.then(|| ([u, v], sample(bgr, u * FACE as f32 / w - 0.5, v * FACE as f32 / h - 0.5, Upscale::Bicubic))));
-        }
+    let (bw, bh) = ((x2 - x1) as usize, (y2 - y1) as usize);
+    let (w, h) = (bw as f32, bh as f32);
+    // The generated face and the real one, both in the box's own upright
+    // frame at its size (the real one exactly the frame's pixels when the
+    // box is not turned).
+    let real = box_pixels(rgba, width, height, &turned, bw, bh);
+    let mut face = resize(bgr, bw, bh, Upscale::Bicubic);
+    match_colour(&mut face, &real, bw, bh);
+    if sharpen {
+        let amount = matching_amount(&face, &real, bw, bh);
+        face = unsharp(&face, bw, bh, amount);
     }
-    match_colour(&mut patch, rgba, width, [rx1, ry1, rx2, ry2], h / 2.0);
     let feather = match mask {
         Mask::Ellipse(shape) => shape.feather,
         Mask::Outline(_) => OUTLINE_FEATHER,
     } * w;
     let feather = feather.max(1.0);
-    for (i, covered) in patch.iter().enumerate() {
-        let Some(([u, v], new)) = covered else { continue };
-        let (x, y) = (rx1 + i % rw, ry1 + i / rw);
-        let inner = match mask {
-            Mask::Ellipse(shape) => {
-                // Distance outside the ellipse, in pixels (negative inside).
-                let (dx, dy) = ((u / w - shape.centre[0]) / shape.radius[0], (v / h - shape.centre[1]) / shape.radius[1]);
-                let r = (dx * dx + dy * dy).sqrt();
-                let outside = (r - 1.0) * shape.radius[0].min(shape.radius[1]) * w.min(h);
-                smoothstep(1.0 - outside / feather)
+    let [rx1, ry1, rx2, ry2] = turned.bounds(width, height);
+    for y in ry1..ry2 {
+        for x in rx1..rx2 {
+            let [u, v] = turned.to_box([x as f32 + 0.5, y as f32 + 0.5]);
+            if !((0.0..w).contains(&u) && (0.0..h).contains(&v)) {
+                continue;
             }
-            Mask::Outline(outline) => {
-                let outside = signed_distance(outline, [x as f32 + 0.5, y as f32 + 0.5]);
-                smoothstep(OUTLINE_OUTSIDE - outside / feather)
+            let inner = match mask {
+                Mask::Ellipse(shape) => {
+                    // Distance outside the ellipse, in pixels (negative inside).
+                    let (dx, dy) = ((u / w - shape.centre[0]) / shape.radius[0], (v / h - shape.centre[1]) / shape.radius[1]);
+                    let r = (dx * dx + dy * dy).sqrt();
+                    let outside = (r - 1.0) * shape.radius[0].min(shape.radius[1]) * w.min(h);
+                    smoothstep(1.0 - outside / feather)
+                }
+                Mask::Outline(outline) => {
+                    let outside = signed_distance(outline, [x as f32 + 0.5, y as f32 + 0.5]);
+                    smoothstep(OUTLINE_OUTSIDE - outside / feather)
+                }
+            };
+            // Never reach the box border.
+            let edge = u.min(v).min(w - u).min(h - v);
+            let m = inner * smoothstep(edge / feather);
+            if m <= 0.0 {
+                continue;
             }
-        };
-        // Never reach the box border.
-        let edge = u.min(*v).min(w - u).min(h - v);
-        let m = inner * smoothstep(edge / feather);
-        if m <= 0.0 {
-            continue;
-        }
-        for (old, &new) in rgba[(y * width + x) * 4..][..3].iter_mut().zip(new) {
-            let was = *old as f32 / 255.0;
-            *old = to_u8(was + (new - was) * m);
+            // Whole pixels of the box when it is not turned.
+            let new = bilinear(&face, bw, bh, u - 0.5, v - 0.5);
+            for (old, &new) in rgba[(y * width + x) * 4..][..3].iter_mut().zip(&new) {
+                let was = *old as f32 / 255.0;
+                *old = to_u8(was + (new - was) * m);
+            }
         }
     }
+}
+
+/// An RGB image (`w` wide, 0..1) at a point, edges repeated.
+fn bilinear(rgb: &[f32], w: usize, h: usize, x: f32, y: f32) -> [f32; 3] {
+    let (xi, yi) = (x.floor(), y.floor());
+    let (fx, fy) = (x - xi, y - yi);
+    let at = |dx: f32, dy: f32, c: usize| {
+        let (cx, cy) = ((xi + dx).clamp(0.0, w as f32 - 1.0) as usize, (yi + dy).clamp(0.0, h as f32 - 1.0) as usize);
+        rgb[(cy * w + cx) * 3 + c]
+    };
+    std::array::from_fn(|c| {
+        let top = at(0.0, 0.0, c) + (at(1.0, 0.0, c) - at(0.0, 0.0, c)) * fx;
+        let bottom = at(0.0, 1.0, c) + (at(1.0, 1.0, c) - at(0.0, 1.0, c)) * fx;
+        top + (bottom - top) * fy
+    })
+}
+
+/// The frame's pixels in the box's upright frame, `w`×`h`, RGB 0..1.
+fn box_pixels(rgba: &[u8], width: usize, height: usize, turned: &Turned, w: usize, h: usize) -> Vec<f32> {
+    let at = |x: f32, y: f32, c: usize| rgba[((y.clamp(0.0, height as f32 - 1.0) as usize) * width + x.clamp(0.0, width as f32 - 1.0) as usize) * 4 + c] as f32 / 255.0;
+    let mut out = Vec::with_capacity(w * h * 3);
+    for v in 0..h {
+        for u in 0..w {
+            let [x, y] = turned.to_frame([u as f32 + 0.5, v as f32 + 0.5]);
+            let (x, y) = (x - 0.5, y - 0.5);
+            let (xi, yi) = (x.floor(), y.floor());
+            let (fx, fy) = (x - xi, y - yi);
+            for c in 0..3 {
+                let top = at(xi, yi, c) + (at(xi + 1.0, yi, c) - at(xi, yi, c)) * fx;
+                let bottom = at(xi, yi + 1.0, c) + (at(xi + 1.0, yi + 1.0, c) - at(xi, yi + 1.0, c)) * fx;
+                out.push(top + (bottom - top) * fy);
+            }
+        }
+    }
+    out
 }
 
 /// How far `p` lies outside the polygon (negative inside), in pixels:
@@ -143,109 +184,26 @@ fn to_u8(v: f32) -> u8 {
     (v * 255.0).round().clamp(0.0, 255.0) as u8
 }
 
-/// How the 96-px output is brought back to the face's size.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Upscale {
-    /// `cv2.resize`'s default, as the original pastes.
-    Bilinear,
-    /// `cv2.INTER_CUBIC` (Keys' kernel, a = −0.75): sharper, and 0.8 to
-    /// 1.8 dB closer to the real lower face (`../shared/QUALITY.md`; the
-    /// test below measures it on the fixture photo). The blend's choice.
-    Bicubic,
-}
-
-/// The source taps and weights for output position `d` of `dst` from `src`
-/// samples (half-pixel centres, as OpenCV; taps clamped at the edges).
-fn taps(d: usize, src: usize, dst: usize, filter: Upscale) -> ([usize; 4], [f32; 4]) {
-    weights((d as f32 + 0.5) * (src as f32 / dst as f32) - 0.5, src, filter)
-}
-
-/// The taps and weights at source position `f` (in source pixels, 0 the
-/// first pixel's centre), as OpenCV clamps them at the edges.
-fn weights(f: f32, src: usize, filter: Upscale) -> ([usize; 4], [f32; 4]) {
-    let last = src as isize - 1;
-    let clamp = |i: isize| i.clamp(0, last) as usize;
-    match filter {
-        Upscale::Bilinear => {
-            let i = f.floor();
-            let (i, f) = if i < 0.0 { (0, 0.0) } else if i as usize >= src - 1 { (src - 1, 0.0) } else { (i as usize, f - i) };
-            ([i, clamp(i as isize + 1), i, i], [1.0 - f, f, 0.0, 0.0])
-        }
-        Upscale::Bicubic => {
-            let i = f.floor();
-            let t = f - i;
-            const A: f32 = -0.75;
-            let near = |x: f32| ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0;
-            let far = |x: f32| ((A * x - 5.0 * A) * x + 8.0 * A) * x - 4.0 * A;
-            let i = i as isize;
-            ([clamp(i - 1), clamp(i), clamp(i + 1), clamp(i + 2)], [far(1.0 + t), near(t), near(1.0 - t), far(2.0 - t)])
-        }
-    }
-}
-
-/// The 96×96 BGR planar output as RGB at one point (`sx`, `sy` in its
-/// pixels, 0 the first pixel's centre).
-fn sample(bgr: &[f32], sx: f32, sy: f32, filter: Upscale) -> [f32; 3] {
-    let (rows, wy) = weights(sy, FACE, filter);
-    let (cols, wx) = weights(sx, FACE, filter);
-    std::array::from_fn(|c| {
-        let p = &bgr[(2 - c) * FACE * FACE..];
-        rows.iter().zip(wy).map(|(&r, wr)| wr * cols.iter().zip(wx).map(|(&k, w)| p[r * FACE + k] * w).sum::<f32>()).sum()
-    })
-}
-
-/// The 96×96 BGR planar output as RGB interleaved at the box's size.
-fn resize_to_box(bgr: &[f32], crop: [i32; 4], filter: Upscale) -> Vec<f32> {
-    let [x1, y1, x2, y2] = crop;
-    let (w, h) = ((x2 - x1) as usize, (y2 - y1) as usize);
-    let plane = FACE * FACE;
-    let xs: Vec<_> = (0..w).map(|x| taps(x, FACE, w, filter)).collect();
-    let mut out = vec![0.0; w * h * 3];
-    for y in 0..h {
-        let (rows, wy) = taps(y, FACE, h, filter);
-        for (x, (cols, wx)) in xs.iter().enumerate() {
-            for c in 0..3 {
-                let p = &bgr[(2 - c) * plane..];
-                let mut v = 0.0;
-                for (r, wr) in rows.iter().zip(wy) {
-                    let row = &p[r * FACE..];
-                    v += wr * cols.iter().zip(wx).map(|(&k, w)| row[k] * w).sum::<f32>();
-                }
-                out[(y * w + x) * 3 + c] = v;
-            }
-        }
-    }
-    out
-}
-
-/// Shift and scale each channel of the generated face so that over the
-/// upper half of the box (box coordinates `v` < `half`), which the
-/// generator saw unmasked, it has the frame's mean and spread there.
-/// `patch` covers `region` of the frame, row by row.
-fn match_colour(patch: &mut [Option<([f32; 2], [f32; 3])>], rgba: &[u8], width: usize, region: [usize; 4], half: f32) {
-    let [rx1, ry1, rx2, _] = region;
-    let rw = rx2 - rx1;
+/// Shift and scale each channel of the generated face (`w`×`h` RGB) so
+/// that over the upper half of the box, which the generator saw unmasked,
+/// it has the real face's mean and spread there.
+fn match_colour(face: &mut [f32], real: &[f32], w: usize, h: usize) {
+    let n = (w * (h / 2)).max(1) as f64;
     for c in 0..3 {
-        let (mut n, mut gs, mut gq, mut fs, mut fq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
-        for (i, covered) in patch.iter().enumerate() {
-            let Some(([_, v], new)) = covered else { continue };
-            if *v >= half {
-                continue;
-            }
-            let (g, f) = (new[c] as f64, rgba[((ry1 + i / rw) * width + rx1 + i % rw) * 4 + c] as f64 / 255.0);
-            n += 1.0;
+        let (mut gs, mut gq, mut fs, mut fq) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for i in 0..w * (h / 2) {
+            let (g, f) = (face[i * 3 + c] as f64, real[i * 3 + c] as f64);
             gs += g;
             gq += g * g;
             fs += f;
             fq += f * f;
         }
-        let n = n.max(1.0);
         let (gm, fm) = (gs / n, fs / n);
         let (gsd, fsd) = ((gq / n - gm * gm).max(0.0).sqrt(), (fq / n - fm * fm).max(0.0).sqrt());
         // A flat patch has no spread to match; keep its contrast then.
         let gain = if gsd > 1e-3 { (fsd / gsd).clamp(0.5, 2.0) } else { 1.0 };
-        for (_, new) in patch.iter_mut().flatten() {
-            new[c] = ((new[c] as f64 - gm) * gain + fm) as f32;
+        for v in face.iter_mut().skip(c).step_by(3) {
+            *v = ((*v as f64 - gm) * gain + fm) as f32;
         }
     }
 }
@@ -287,7 +245,7 @@ pub fn border_step(rgba: &[u8], width: usize, height: usize, crop: [i32; 4]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crop::generator_input;
+    use crate::crop::{FACE, generator_input};
 
     /// What a generator typically returns: the face, softer (96 px) and a
     /// little off in colour; here the reference channels of its input,
@@ -317,50 +275,6 @@ mod tests {
     }
 
     #[test]
-    fn bicubic_brings_a_96_px_face_back_closer_to_the_real_one_than_bilinear() {
-        // QUALITY.md's measure on the fixture photo: a real face region
-        // shrunk to 96 px (area), brought back to its size, compared with
-        // itself over its lower half (where the generated mouth goes).
-        let (photo, width, _) = crate::testdata::astronaut();
-        for (x0, size) in [(128, 192), (80, 288)] {
-            let k = size / FACE;
-            let plane = FACE * FACE;
-            let mut small = vec![0.0f32; 3 * plane];
-            for y in 0..FACE {
-                for x in 0..FACE {
-                    for c in 0..3 {
-                        let mut sum = 0.0;
-                        for dy in 0..k {
-                            for dx in 0..k {
-                                sum += photo[((y * k + dy) * width + x0 + x * k + dx) * 4 + c] as f32;
-                            }
-                        }
-                        // Planar BGR, as the generator returns.
-                        small[(2 - c) * plane + y * FACE + x] = sum / (k * k) as f32 / 255.0;
-                    }
-                }
-            }
-            let psnr = |filter| {
-                let back = resize_to_box(&small, [0, 0, size as i32, size as i32], filter);
-                let mut squared = 0.0f64;
-                for y in size / 2..size {
-                    for x in 0..size {
-                        for c in 0..3 {
-                            let real = photo[(y * width + x0 + x) * 4 + c] as f64;
-                            let made = f64::from(to_u8(back[(y * size + x) * 3 + c]));
-                            squared += (real - made).powi(2);
-                        }
-                    }
-                }
-                10.0 * (255.0f64.powi(2) / (squared / (size * size / 2 * 3) as f64)).log10()
-            };
-            let (bilinear, bicubic) = (psnr(Upscale::Bilinear), psnr(Upscale::Bicubic));
-            println!("{size}×{size} face region: bilinear {bilinear:.2} dB, bicubic {bicubic:.2} dB over the lower half");
-            assert!(bicubic > bilinear + 0.3, "bicubic {bicubic:.2} vs bilinear {bilinear:.2}");
-        }
-    }
-
-    #[test]
     fn the_blend_leaves_no_seam_where_the_hard_paste_does() {
         let (frame, width, height) = crate::testdata::astronaut();
         let crop = [179, 81, 272, 185];
@@ -372,7 +286,7 @@ mod tests {
         let mut hard = frame.clone();
         paste_hard(&mut hard, width, crop, &output);
         let mut ours = frame.clone();
-        blend(&mut ours, width, crop, 0.0, &output, Mask::Ellipse(MaskShape::around(Some([(220.4 - 179.0) / 93.0, (144.6 - 81.0) / 104.0]))));
+        blend(&mut ours, width, crop, 0.0, &output, Mask::Ellipse(MaskShape::around(Some([(220.4 - 179.0) / 93.0, (144.6 - 81.0) / 104.0]))), false);
         let (hard_step, our_step) = (border_step(&hard, width, height, crop), border_step(&ours, width, height, crop));
         println!("border step (grey levels): untouched frame {natural:.2}, hard paste {hard_step:.2}, blended {our_step:.2}");
         assert!(hard_step > natural + 3.0, "the hard paste should show: {hard_step} vs {natural}");
@@ -403,7 +317,7 @@ mod tests {
             let output = input[3 * FACE * FACE..].to_vec();
             let change = |back: f32| {
                 let mut out = frame.clone();
-                blend(&mut out, width, crop, back, &output, Mask::Ellipse(MaskShape::around(None)));
+                blend(&mut out, width, crop, back, &output, Mask::Ellipse(MaskShape::around(None)), false);
                 let changed: Vec<f32> = out.iter().zip(&frame).map(|(&a, &b)| (a as f32 - b as f32).abs()).filter(|&d| d > 0.0).collect();
                 changed.iter().sum::<f32>() / changed.len().max(1) as f32
             };
@@ -417,7 +331,8 @@ mod tests {
     }
 
     /// The measure of the two masks on the test clip (through
-    /// detection, mesh, framing and smoothing, with the stand-in output):
+    /// detection, mesh, framing and smoothing, with the stand-in output,
+    /// sharpened as the app does by default):
     /// the seam at the box border, and the leak — change outside the lower
     /// face's outline (this frame's own mesh, unsteadied), in the box.
     #[test]
@@ -452,7 +367,7 @@ mod tests {
             let masks = [Mask::Ellipse(MaskShape::around(placement.mouth)), Mask::Outline(&shape.outline)];
             for (mask, total) in masks.into_iter().zip(&mut totals) {
                 let mut out = frame.clone();
-                blend(&mut out, width, placement.crop, 0.0, &output, mask);
+                blend(&mut out, width, placement.crop, 0.0, &output, mask, true);
                 let [x1, y1, x2, y2] = placement.crop;
                 let (mut outside, mut changed, mut leak, mut inside, mut within) = (0, 0, 0.0, 0, 0.0);
                 for y in y1..y2 {
@@ -513,7 +428,7 @@ mod tests {
             let mut hard = frame.clone();
             paste_hard(&mut hard, width, placement.crop, &output);
             let mut ours = frame.clone();
-            blend(&mut ours, width, placement.crop, 0.0, &output, Mask::Ellipse(MaskShape::around(placement.mouth)));
+            blend(&mut ours, width, placement.crop, 0.0, &output, Mask::Ellipse(MaskShape::around(placement.mouth)), false);
             natural += border_step(frame, width, height, placement.crop) / frames.len() as f32;
             hard_step += border_step(&hard, width, height, placement.crop) / frames.len() as f32;
             our_step += border_step(&ours, width, height, placement.crop) / frames.len() as f32;

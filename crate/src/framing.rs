@@ -60,11 +60,14 @@ pub struct Options {
     pub turned_away: f32,
     /// Frames whose face is turned away pass through untouched.
     pub keep_turned_away: bool,
+    /// The generated face is sharpened as much as the real face around
+    /// it says it lacks ([`crate::enhance`]).
+    pub sharpen: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, resize_factor: 1, mask: MaskKind::Landmarks, turned_away: TURNED_AWAY, keep_turned_away: false }
+        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, resize_factor: 1, mask: MaskKind::Landmarks, turned_away: TURNED_AWAY, keep_turned_away: false, sharpen: true }
     }
 }
 

@@ -66,6 +66,7 @@ pub struct Job {
     tuner: Option<(Tuner, fn() -> f64)>,
     label: Option<Label>,
     mask: MaskKind,
+    sharpen: bool,
     /// Where the mesh looks next: the square around the last frame's mesh
     /// (MediaPipe's tracking).
     mesh_roi: Option<Roi>,
@@ -119,7 +120,7 @@ impl Job {
         }
         let mel: Rc<Mel> = mel.into();
         let starts = chunk_starts(clock, mel.columns())?;
-        let mask = options.mask;
+        let (mask, sharpen) = (options.mask, options.sharpen);
         let framing = Framing::new(options, out_w, out_h)?;
         Ok(Self {
             framing,
@@ -133,6 +134,7 @@ impl Job {
             tuner: None,
             label,
             mask,
+            sharpen,
             mesh_roi: None,
             unplaced: VecDeque::new(),
             placed: VecDeque::new(),
@@ -276,7 +278,7 @@ impl Job {
                         Some(shape) => Mask::Outline(&shape.outline),
                         None => Mask::Ellipse(MaskShape::around(mouth)),
                     };
-                    blend(&mut frame, self.width, crop, turn, out, mask);
+                    blend(&mut frame, self.width, crop, turn, out, mask, self.sharpen);
                 }
                 if let Some(label) = &self.label {
                     label.stamp(&mut frame, self.width, self.height);

@@ -20,6 +20,7 @@ pub mod blend;
 pub mod checkpoint;
 pub mod crop;
 pub mod detect;
+pub mod enhance;
 pub mod formula;
 pub mod framing;
 pub mod generate;
@@ -30,6 +31,7 @@ pub mod npy;
 pub mod nhwc;
 pub mod selftest;
 pub mod simd;
+pub mod testmedia;
 pub mod track;
 
 #[cfg(test)]

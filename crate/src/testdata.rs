@@ -31,23 +31,8 @@ pub fn detector() -> detect::Detector {
 /// A test clip: `frames` frames panning and zooming over the photo on grey
 /// (the face drifts right and grows by 2.5 % a frame).
 pub fn pan_zoom_clip(frames: usize, width: usize, height: usize) -> Vec<Vec<u8>> {
-    let (photo, pw, ph) = astronaut();
-    (0..frames)
-        .map(|t| {
-            let (scale, ox, oy) = (1.0 + 0.025 * t as f32, 90.0 + 6.0 * t as f32, -20.0 - 4.0 * t as f32);
-            let mut frame = vec![120u8; width * height * 4];
-            for y in 0..height {
-                for x in 0..width {
-                    let (sx, sy) = (((x as f32 - ox) / scale) as isize, ((y as f32 - oy) / scale) as isize);
-                    if (0..pw as isize).contains(&sx) && (0..ph as isize).contains(&sy) {
-                        let from = (sy as usize * pw + sx as usize) * 4;
-                        frame[(y * width + x) * 4..][..4].copy_from_slice(&photo[from..from + 4]);
-                    }
-                }
-            }
-            frame
-        })
-        .collect()
+    let (photo, pw, _) = astronaut();
+    crate::testmedia::pan_zoom(&photo, pw, frames, width, height)
 }
 
 /// An RGBA frame turned by `degrees` (clockwise on screen) about its centre,

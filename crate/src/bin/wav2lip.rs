@@ -13,7 +13,7 @@ use wav2lip::checkpoint::{Checkpoint, Entry, FileSource, Source};
 use wav2lip::generate::{Generator, Weights};
 #[cfg(feature = "gpu")]
 use wav2lip::generate::gpu::Storage;
-use wav2lip::{formula, npy};
+use wav2lip::{enhance, formula, npy};
 use wav2lip::audio::mel;
 use wav2lip::crop::{self, Pads};
 use wav2lip::detect::{self, Detector, Rgba, read_png};
@@ -42,6 +42,11 @@ commands:
                                  the photo with its face turned in depth by DEG (its mesh
                                  drawn as a textured surface): test media for faces that
                                  turn away (the mesh reads about half the turn)
+  enhance FACE96.png -o OUT.png --size W,H [--filter bicubic|bilinear] [--sharpen off|auto|AMOUNT] [--reference REAL.png]
+                                 a 96-px face brought to WxH as the app's blend does it:
+                                 bicubic (bilinear: the original's paste); sharpened by
+                                 AMOUNT, or (auto) by what makes its upper half as
+                                 detailed as the real face's (--reference, WxH)
   inspect CHECKPOINT             what a .pth file is: format, dtypes, tensors,
                                  parameters, and whether it is a Wav2Lip generator
   generate --checkpoint CKPT --mel MEL.npy --face FACE.npy -o OUT.npy [--device cpu|flex|gpu|gpu-f32|wgpu]
@@ -56,6 +61,9 @@ commands:
                                  gpu-f32 never); flex, wgpu: burn's kernels
   bench detect [--runs 20]       time face detection on a 1280x720 frame, and the face's
                                  mesh and pose (CPU)
+  bench enhance [--runs 5]       the ways to bring the 96-px face back to size, on real
+                                 face crops and the test clip, clean and blurred: PSNR,
+                                 SSIM and detail over the lower half, ms per face
   bench audio [--seconds 60] [--runs 5]
                                  time the mel spectrogram of that much audio at 16, 44.1
                                  and 48 kHz, streamed in 100 ms pieces; peak memory
@@ -77,6 +85,7 @@ fn main() -> ExitCode {
         Some("detect") => detect_command(&args[1..]),
         Some("landmarks") => landmarks_command(&args[1..]),
         Some("turn-face") => turn_face_command(&args[1..]),
+        Some("enhance") => enhance_command(&args[1..]),
         Some("inspect") => inspect_command(&args[1..]),
         Some("generate") => generate_command(&args[1..]),
         Some("convert") => convert_command(&args[1..]),
@@ -314,6 +323,9 @@ fn bench_command(args: &[String]) -> Result<(), String> {
     if args.first().is_some_and(|a| a == "detect") {
         return bench_detect_command(&args[1..]);
     }
+    if args.first().is_some_and(|a| a == "enhance") {
+        return bench_enhance_command(&args[1..]);
+    }
     let flags = flags(args, &["--checkpoint", "--device", "--batches", "--runs"])?;
     let device_name = flags.get("--device").copied().unwrap_or("cpu");
     let batches = sizes(&flags, "--batches", "1,8,32")?;
@@ -420,6 +432,132 @@ fn landmarks_command(args: &[String]) -> Result<(), String> {
         eprintln!("wav2lip: {path}: no face found");
     }
     Ok(())
+}
+
+/// A PNG as RGB 0..1, with its size.
+fn read_rgb(path: &str) -> Result<(Vec<f32>, usize, usize), String> {
+    let (pixels, w, h) = read_png(&std::fs::read(path).map_err(|e| format!("{path}: {e}"))?).map_err(|e| format!("{path}: {e}"))?;
+    Ok((pixels.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).map(|v| v as f32 / 255.0).collect(), w, h))
+}
+
+fn write_rgb(path: &str, rgb: &[f32], w: usize, h: usize) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    let bytes: Vec<u8> = rgb.iter().map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect();
+    encoder.write_header().and_then(|mut writer| writer.write_image_data(&bytes)).map_err(|e| format!("{path}: {e}"))
+}
+
+/// RGB interleaved → the generator's planar BGR.
+fn planar_bgr(rgb: &[f32]) -> Vec<f32> {
+    let n = rgb.len() / 3;
+    let mut out = vec![0.0; rgb.len()];
+    for i in 0..n {
+        for c in 0..3 {
+            out[(2 - c) * n + i] = rgb[i * 3 + c];
+        }
+    }
+    out
+}
+
+fn enhance_command(args: &[String]) -> Result<(), String> {
+    let Some((path, rest)) = args.split_first() else { return Err(format!("enhance takes a 96×96 image\n\n{USAGE}")) };
+    let flags = flags(rest, &["-o", "--size", "--filter", "--sharpen", "--reference"])?;
+    let out = flags.get("-o").ok_or("enhance needs -o OUT.png")?;
+    let size = flags.get("--size").ok_or("enhance needs --size W,H")?;
+    let Some((w, h)) = size.split_once(',').and_then(|(w, h)| Some((w.trim().parse::<usize>().ok()?, h.trim().parse::<usize>().ok()?))).filter(|&(w, h)| (1..=8192).contains(&w) && (1..=8192).contains(&h)) else {
+        return Err(format!("--size takes a width and height in pixels, like 192,208, not {size:?}"));
+    };
+    let (face, fw, fh) = read_rgb(path)?;
+    if (fw, fh) != (96, 96) {
+        return Err(format!("{path}: the generator's faces are 96×96 pixels, this image is {fw}×{fh}"));
+    }
+    let filter = match flags.get("--filter").copied().unwrap_or("bicubic") {
+        "bicubic" => enhance::Upscale::Bicubic,
+        "bilinear" => enhance::Upscale::Bilinear,
+        other => return Err(format!("--filter takes bicubic or bilinear, not {other:?}")),
+    };
+    let up = enhance::resize(&planar_bgr(&face), w, h, filter);
+    let amount = match flags.get("--sharpen").copied().unwrap_or("off") {
+        "off" => 0.0,
+        "auto" => {
+            let reference = flags.get("--reference").ok_or("--sharpen auto needs --reference REAL.png (the real face at W×H)")?;
+            let (real, rw, rh) = read_rgb(reference)?;
+            if (rw, rh) != (w, h) {
+                return Err(format!("{reference}: the reference must be {w}×{h}, it is {rw}×{rh}"));
+            }
+            enhance::matching_amount(&up, &real, w, h)
+        }
+        value => value.parse::<f32>().ok().filter(|a| (0.0..=enhance::MAX_AMOUNT).contains(a)).ok_or(format!("--sharpen takes off, auto or an amount from 0 to {}", enhance::MAX_AMOUNT))?,
+    };
+    write_rgb(out, &enhance::unsharp(&up, w, h, amount), w, h)?;
+    eprintln!("{out}: {w}×{h}, sharpened by {amount:.2}");
+    Ok(())
+}
+
+fn bench_enhance_command(args: &[String]) -> Result<(), String> {
+    let flags = flags(args, &["--runs", "--detector"])?;
+    let runs = count(&flags, "--runs", 5)?;
+    let photo = "tests/fixtures/astronaut.png";
+    let (pixels, width, _) = read_png(&std::fs::read(photo).map_err(|e| format!("{photo}: {e} (run from the repository)"))?)?;
+    // Cases: (name, real face RGB 0..1, w, h, the 96-px face as the generator's input has it).
+    let mut cases: Vec<(String, Vec<f32>, usize, usize, Vec<f32>)> = Vec::new();
+    let region = |frame: &[u8], fw: usize, [x1, y1, x2, y2]: [i32; 4]| -> Vec<f32> {
+        (y1..y2).flat_map(|y| (x1..x2).flat_map(move |x| (0..3).map(move |c| (y as usize, x as usize, c)))).map(|(y, x, c)| frame[(y * fw + x) * 4 + c] as f32 / 255.0).collect()
+    };
+    let shrunk = |frame: &[u8], fw: usize, crop: [i32; 4]| -> Result<Vec<f32>, String> {
+        // As the original: cv2.resize of the crop to 96 (the reference half of the input).
+        let mut input = vec![0.0; 6 * 96 * 96];
+        crop::generator_input(frame, fw, crop, &mut input)?;
+        Ok(input[3 * 96 * 96..].to_vec())
+    };
+    let crop = [179, 81, 272, 185];
+    cases.push(("photo, face box 93×104".into(), region(&pixels, width, crop), 93, 104, shrunk(&pixels, width, crop)?));
+    // The photo's face enlarged 2× and 3× (bicubic): larger faces than the photo has.
+    for k in [2usize, 3] {
+        let big = enhance::resize(&planar_bgr(&region(&pixels, width, [130, 40, 322, 232])), 192 * k, 192 * k, enhance::Upscale::Bicubic);
+        let bytes: Vec<u8> = big.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 1.0]).map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect();
+        let face = [49 * k as i32, 41 * k as i32, 142 * k as i32, 145 * k as i32];
+        cases.push((format!("photo ×{k}, face box {}×{}", face[2] - face[0], face[3] - face[1]), region(&bytes, 192 * k, face), (face[2] - face[0]) as usize, (face[3] - face[1]) as usize, shrunk(&bytes, 192 * k, face)?));
+    }
+    // Frames of a pan and zoom over the photo (the face grows), through detection and framing.
+    let detector = detector(&flags)?;
+    for (i, frame) in wav2lip::testmedia::pan_zoom(&pixels, width, 12, 640, 360).iter().enumerate().step_by(4) {
+        let face = detector.detect(&Rgba { pixels: frame, width: 640, height: 360 })?.into_iter().next().ok_or("no face in a clip frame")?;
+        let crop = crop::crop_box(crop::face_box(&face), Pads::default(), 640, 360);
+        let (w, h) = ((crop[2] - crop[0]) as usize, (crop[3] - crop[1]) as usize);
+        cases.push((format!("clip frame {i}, face box {w}×{h}"), region(frame, 640, crop), w, h, shrunk(frame, 640, crop)?));
+    }
+    println!("| face | input | way | PSNR (dB) | SSIM | detail | ms/face |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, real, w, h, small) in &cases {
+        for blurred in [false, true] {
+            let small = if blurred { enhance::blur(small_rgb(small).as_slice(), 96, 96) } else { small_rgb(small) };
+            let bgr = planar_bgr(&small);
+            let ways: [(&str, Box<dyn Fn() -> Vec<f32>>); 4] = [
+                ("bilinear (original)", Box::new(|| enhance::resize(&bgr, *w, *h, enhance::Upscale::Bilinear))),
+                ("bicubic", Box::new(|| enhance::resize(&bgr, *w, *h, enhance::Upscale::Bicubic))),
+                ("bicubic + fixed unsharp 0.6", Box::new(|| enhance::unsharp(&enhance::resize(&bgr, *w, *h, enhance::Upscale::Bicubic), *w, *h, 0.6))),
+                ("bicubic + adaptive unsharp", Box::new(|| enhance::enhance(&bgr, *w, *h, Some(real)).0)),
+            ];
+            for (way, make) in &ways {
+                let made = make();
+                let (psnr, ssim, detail) = enhance::closeness(&made, real, *w);
+                let ms = median_seconds(runs, || {
+                    std::hint::black_box(make());
+                    Ok(())
+                })? * 1e3;
+                println!("| {name} | {} | {way} | {psnr:.2} | {ssim:.3} | {detail:.2} | {ms:.2} |", if blurred { "blurred (σ 1)" } else { "clean" });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The generator's planar BGR face as RGB interleaved.
+fn small_rgb(bgr: &[f32]) -> Vec<f32> {
+    let n = bgr.len() / 3;
+    (0..n).flat_map(|i| (0..3).map(move |c| bgr[(2 - c) * n + i])).collect()
 }
 
 fn turn_face_command(args: &[String]) -> Result<(), String> {
