@@ -71,6 +71,8 @@ $(WAV2LIP_FIXTURES)/talking.mp4: scripts/test-clips.sh tests/fixtures/astronaut.
 bench: native wasm js $(WAV2LIP_FIXTURES)/formula7-released-size.pth $(WAV2LIP_FIXTURES)/talking.mp4
 	$(CARGO_TARGET_DIR)/release/wav2lip bench --device cpu
 	$(CARGO_TARGET_DIR)/release/wav2lip bench audio
+	bash scripts/sr-models.sh
+	$(CARGO_TARGET_DIR)/release/wav2lip bench enhance
 	node tests/bench/browser.mjs $(WAV2LIP_FIXTURES)/formula7-released-size.pth
 	node tests/bench/audio.mjs
 	node tests/bench/quality.mjs

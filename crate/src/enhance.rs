@@ -86,6 +86,45 @@ pub fn resize(bgr: &[f32], w: usize, h: usize, filter: Upscale) -> Vec<f32> {
     out
 }
 
+/// Any RGB image (`sw`×`sh`, interleaved) at `dw`×`dh`: each axis
+/// averaged over the source pixels each output pixel covers where it
+/// shrinks (no aliasing), bicubic where it grows.
+pub fn resample(rgb: &[f32], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<f32> {
+    // One axis: for each output index, (source index, weight) pairs.
+    let axis = |src: usize, dst: usize| -> Vec<Vec<(usize, f32)>> {
+        (0..dst)
+            .map(|d| {
+                if dst >= src {
+                    let (taps, w) = taps(d, src, dst, Upscale::Bicubic);
+                    taps.into_iter().zip(w).collect()
+                } else {
+                    let r = src as f32 / dst as f32;
+                    let (a, b) = (d as f32 * r, (d + 1) as f32 * r);
+                    (a.floor() as usize..(b.ceil() as usize).min(src)).map(|i| (i, ((i + 1) as f32).min(b) - (i as f32).max(a))).map(|(i, w)| (i, w / r)).collect()
+                }
+            })
+            .collect()
+    };
+    let (xs, ys) = (axis(sw, dw), axis(sh, dh));
+    let mut rows = vec![0.0; sh * dw * 3];
+    for y in 0..sh {
+        for (x, taps) in xs.iter().enumerate() {
+            for c in 0..3 {
+                rows[(y * dw + x) * 3 + c] = taps.iter().map(|&(i, w)| w * rgb[(y * sw + i) * 3 + c]).sum();
+            }
+        }
+    }
+    let mut out = vec![0.0; dh * dw * 3];
+    for (y, taps) in ys.iter().enumerate() {
+        for x in 0..dw {
+            for c in 0..3 {
+                out[(y * dw + x) * 3 + c] = taps.iter().map(|&(i, w)| w * rows[(i * dw + x) * 3 + c]).sum();
+            }
+        }
+    }
+    out
+}
+
 /// The upper half's rows, where the strength is measured.
 fn upper(h: usize) -> std::ops::Range<usize> {
     0..h / 2

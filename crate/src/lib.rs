@@ -31,6 +31,7 @@ pub mod npy;
 pub mod nhwc;
 pub mod selftest;
 pub mod simd;
+pub mod superres;
 pub mod testmedia;
 pub mod track;
 

@@ -13,7 +13,7 @@ use wav2lip::checkpoint::{Checkpoint, Entry, FileSource, Source};
 use wav2lip::generate::{Generator, Weights};
 #[cfg(feature = "gpu")]
 use wav2lip::generate::gpu::Storage;
-use wav2lip::{enhance, formula, npy};
+use wav2lip::{enhance, formula, npy, superres};
 use wav2lip::audio::mel;
 use wav2lip::crop::{self, Pads};
 use wav2lip::detect::{self, Detector, Rgba, read_png};
@@ -496,8 +496,18 @@ fn enhance_command(args: &[String]) -> Result<(), String> {
 }
 
 fn bench_enhance_command(args: &[String]) -> Result<(), String> {
-    let flags = flags(args, &["--runs", "--detector"])?;
+    let flags = flags(args, &["--runs", "--detector", "--sr"])?;
     let runs = count(&flags, "--runs", 5)?;
+    // Super-resolution beside them, where `scripts/sr-models.sh` fetched it.
+    let sr_dir = flags.get("--sr").map(|d| d.to_string()).unwrap_or_else(|| format!("{}/.cache/wav2lip/esrgan-slim/models", std::env::var("HOME").unwrap_or_default()));
+    let mut rdns = Vec::new();
+    for scale in ["x2", "x4"] {
+        let dir = format!("{sr_dir}/{scale}");
+        match (std::fs::read_to_string(format!("{dir}/model.json")), std::fs::read(format!("{dir}/group1-shard1of1.bin"))) {
+            (Ok(json), Ok(shard)) => rdns.push(superres::Rdn::new(&json, &shard).map_err(|e| format!("{dir}: {e}"))?),
+            _ => eprintln!("{dir}: no RDN model (run scripts/sr-models.sh): measuring without it"),
+        }
+    }
     let photo = "tests/fixtures/astronaut.png";
     let (pixels, width, _) = read_png(&std::fs::read(photo).map_err(|e| format!("{photo}: {e} (run from the repository)"))?)?;
     // Cases: (name, real face RGB 0..1, w, h, the 96-px face as the generator's input has it).
@@ -515,7 +525,7 @@ fn bench_enhance_command(args: &[String]) -> Result<(), String> {
     cases.push(("photo, face box 93×104".into(), region(&pixels, width, crop), 93, 104, shrunk(&pixels, width, crop)?));
     // The photo's face enlarged 2× and 3× (bicubic): larger faces than the photo has.
     for k in [2usize, 3] {
-        let big = enhance::resize(&planar_bgr(&region(&pixels, width, [130, 40, 322, 232])), 192 * k, 192 * k, enhance::Upscale::Bicubic);
+        let big = enhance::resample(&region(&pixels, width, [130, 40, 322, 232]), 192, 192, 192 * k, 192 * k);
         let bytes: Vec<u8> = big.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 1.0]).map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect();
         let face = [49 * k as i32, 41 * k as i32, 142 * k as i32, 145 * k as i32];
         cases.push((format!("photo ×{k}, face box {}×{}", face[2] - face[0], face[3] - face[1]), region(&bytes, 192 * k, face), (face[2] - face[0]) as usize, (face[3] - face[1]) as usize, shrunk(&bytes, 192 * k, face)?));
@@ -534,12 +544,19 @@ fn bench_enhance_command(args: &[String]) -> Result<(), String> {
         for blurred in [false, true] {
             let small = if blurred { enhance::blur(small_rgb(small).as_slice(), 96, 96) } else { small_rgb(small) };
             let bgr = planar_bgr(&small);
-            let ways: [(&str, Box<dyn Fn() -> Vec<f32>>); 4] = [
-                ("bilinear (original)", Box::new(|| enhance::resize(&bgr, *w, *h, enhance::Upscale::Bilinear))),
-                ("bicubic", Box::new(|| enhance::resize(&bgr, *w, *h, enhance::Upscale::Bicubic))),
-                ("bicubic + fixed unsharp 0.6", Box::new(|| enhance::unsharp(&enhance::resize(&bgr, *w, *h, enhance::Upscale::Bicubic), *w, *h, 0.6))),
-                ("bicubic + adaptive unsharp", Box::new(|| enhance::enhance(&bgr, *w, *h, Some(real)).0)),
+            let mut ways: Vec<(String, Box<dyn Fn() -> Vec<f32>>)> = vec![
+                ("bilinear (original)".into(), Box::new(|| enhance::resize(&bgr, *w, *h, enhance::Upscale::Bilinear))),
+                ("bicubic".into(), Box::new(|| enhance::resize(&bgr, *w, *h, enhance::Upscale::Bicubic))),
+                ("bicubic + fixed unsharp 0.6".into(), Box::new(|| enhance::unsharp(&enhance::resize(&bgr, *w, *h, enhance::Upscale::Bicubic), *w, *h, 0.6))),
+                ("bicubic + adaptive unsharp".into(), Box::new(|| enhance::enhance(&bgr, *w, *h, Some(real)).0)),
             ];
+            for rdn in &rdns {
+                let small = &small;
+                ways.push((format!("RDN-slim ×{} (then to size)", rdn.scale), Box::new(move || {
+                    let big = rdn.upscale(small, 96, 96).expect("the model ran once already");
+                    enhance::resample(&big, 96 * rdn.scale, 96 * rdn.scale, *w, *h)
+                })));
+            }
             for (way, make) in &ways {
                 let made = make();
                 let (psnr, ssim, detail) = enhance::closeness(&made, real, *w);
