@@ -139,19 +139,12 @@ fn bilinear(rgb: &[f32], w: usize, h: usize, x: f32, y: f32) -> [f32; 3] {
 
 /// The frame's pixels in the box's upright frame, `w`×`h`, RGB 0..1.
 fn box_pixels(rgba: &[u8], width: usize, height: usize, turned: &Turned, w: usize, h: usize) -> Vec<f32> {
-    let at = |x: f32, y: f32, c: usize| rgba[((y.clamp(0.0, height as f32 - 1.0) as usize) * width + x.clamp(0.0, width as f32 - 1.0) as usize) * 4 + c] as f32 / 255.0;
+    let image = crate::detect::Rgba { pixels: rgba, width, height };
     let mut out = Vec::with_capacity(w * h * 3);
     for v in 0..h {
         for u in 0..w {
             let [x, y] = turned.to_frame([u as f32 + 0.5, v as f32 + 0.5]);
-            let (x, y) = (x - 0.5, y - 0.5);
-            let (xi, yi) = (x.floor(), y.floor());
-            let (fx, fy) = (x - xi, y - yi);
-            for c in 0..3 {
-                let top = at(xi, yi, c) + (at(xi + 1.0, yi, c) - at(xi, yi, c)) * fx;
-                let bottom = at(xi, yi + 1.0, c) + (at(xi + 1.0, yi + 1.0, c) - at(xi, yi + 1.0, c)) * fx;
-                out.push(top + (bottom - top) * fy);
-            }
+            out.extend(image.sample(x, y)[..3].iter().map(|p| p / 255.0));
         }
     }
     out

@@ -259,17 +259,14 @@ pub fn generator_input_turned(rgba: &[u8], width: usize, crop: [i32; 4], turn: f
     let turned = Turned::new(crop, turn);
     let (w, h) = ((x2 - x1) as f32, (y2 - y1) as f32);
     let plane = FACE * FACE;
-    let at = |x: isize, y: isize, c: usize| rgba[(y.clamp(0, height as isize - 1) as usize * width + x.clamp(0, width as isize - 1) as usize) * 4 + c] as f32;
+    let image = crate::detect::Rgba { pixels: rgba, width, height };
     for v in 0..FACE {
         for u in 0..FACE {
-            let [sx, sy] = turned.to_frame([(u as f32 + 0.5) * w / FACE as f32, (v as f32 + 0.5) * h / FACE as f32]);
-            let (sx, sy) = (sx - 0.5, sy - 0.5);
-            let (xi, yi) = (sx.floor() as isize, sy.floor() as isize);
-            let (fx, fy) = (sx - xi as f32, sy - yi as f32);
+            let [x, y] = turned.to_frame([(u as f32 + 0.5) * w / FACE as f32, (v as f32 + 0.5) * h / FACE as f32]);
+            let p = image.sample(x, y);
+            // BGR planes, whole grey levels as the original's resize gives.
             for (plane_index, c) in [2, 1, 0].into_iter().enumerate() {
-                let top = at(xi, yi, c) + (at(xi + 1, yi, c) - at(xi, yi, c)) * fx;
-                let bottom = at(xi, yi + 1, c) + (at(xi + 1, yi + 1, c) - at(xi, yi + 1, c)) * fx;
-                out[3 * plane + plane_index * plane + v * FACE + u] = (top + (bottom - top) * fy).round() / 255.0;
+                out[3 * plane + plane_index * plane + v * FACE + u] = p[c].round() / 255.0;
             }
         }
     }

@@ -45,17 +45,13 @@ pub fn turned(frame: &[u8], width: usize, height: usize, degrees: f32) -> Vec<u8
         for x in 0..width {
             // The source of (x, y): turned back by the angle.
             let (a, b) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-            let (sx, sy) = (cx + cos * a + sin * b - 0.5, cy - sin * a + cos * b - 0.5);
-            let (xi, yi) = (sx.floor(), sy.floor());
-            if xi < 0.0 || yi < 0.0 || xi as usize + 1 >= width || yi as usize + 1 >= height {
+            let (sx, sy) = (cx + cos * a + sin * b, cy - sin * a + cos * b);
+            if sx < 0.0 || sy < 0.0 || sx >= width as f32 || sy >= height as f32 {
                 continue;
             }
-            let (fx, fy, xi, yi) = (sx - xi, sy - yi, xi as usize, yi as usize);
+            let p = crate::detect::Rgba { pixels: frame, width, height }.sample(sx, sy);
             for c in 0..4 {
-                let at = |xx: usize, yy: usize| frame[(yy * width + xx) * 4 + c] as f32;
-                let top = at(xi, yi) * (1.0 - fx) + at(xi + 1, yi) * fx;
-                let bottom = at(xi, yi + 1) * (1.0 - fx) + at(xi + 1, yi + 1) * fx;
-                out[(y * width + x) * 4 + c] = (top * (1.0 - fy) + bottom * fy).round() as u8;
+                out[(y * width + x) * 4 + c] = p[c].round() as u8;
             }
         }
     }

@@ -211,20 +211,11 @@ fn crop(image: &Rgba<'_>, roi: &Roi) -> Result<Image, String> {
     if !(roi.side.is_finite() && roi.side > 0.0 && roi.centre.iter().all(|c| c.is_finite()) && roi.rotation.is_finite()) {
         return Err(format!("no face to look at: {roi:?}"));
     }
-    let mut rgb = vec![0.0f32; INPUT * INPUT * 3];
-    let at = |x: isize, y: isize| (y.clamp(0, h as isize - 1) as usize * w + x.clamp(0, w as isize - 1) as usize) * 4;
+    let mut rgb = Vec::with_capacity(INPUT * INPUT * 3);
     for v in 0..INPUT {
         for u in 0..INPUT {
-            let [sx, sy] = roi.to_image((u as f32 + 0.5) / INPUT as f32, (v as f32 + 0.5) / INPUT as f32);
-            let (sx, sy) = (sx - 0.5, sy - 0.5);
-            let (xi, yi) = (sx.floor() as isize, sy.floor() as isize);
-            let (fx, fy) = (sx - xi as f32, sy - yi as f32);
-            let corners = [at(xi, yi), at(xi + 1, yi), at(xi, yi + 1), at(xi + 1, yi + 1)];
-            let weights = [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy];
-            for c in 0..3 {
-                let value: f32 = corners.iter().zip(weights).map(|(&p, k)| image.pixels[p + c] as f32 * k).sum();
-                rgb[(v * INPUT + u) * 3 + c] = value / 255.0;
-            }
+            let [x, y] = roi.to_image((u as f32 + 0.5) / INPUT as f32, (v as f32 + 0.5) / INPUT as f32);
+            rgb.extend(image.sample(x, y)[..3].iter().map(|p| p / 255.0));
         }
     }
     Ok(Image::new(INPUT, INPUT, 3, rgb))

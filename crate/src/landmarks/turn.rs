@@ -5,6 +5,7 @@
 //! made by `wav2lip turn-face`.
 
 use super::Landmarks;
+use crate::detect::Rgba;
 
 /// How much deeper a head is than Face Mesh's depth says: its z is
 /// compressed about this much against the canonical face's proportions
@@ -28,6 +29,7 @@ pub fn turn_face(rgba: &[u8], width: usize, height: usize, marks: &Landmarks, tr
             [centre[0] + a * cos - b * sin, y, centre[2] + a * sin + b * cos]
         })
         .collect();
+    let source = Rgba { pixels: rgba, width, height };
     let mut out = rgba.to_vec();
     // The original face, covered with its mean colour first.
     let mut mean = [0.0f64; 3];
@@ -57,15 +59,11 @@ pub fn turn_face(rgba: &[u8], width: usize, height: usize, marks: &Landmarks, tr
                 return;
             }
             depth[y * width + x] = z;
-            let sx = l0 * from[0][0] + l1 * from[1][0] + l2 * from[2][0] - 0.5;
-            let sy = l0 * from[0][1] + l1 * from[1][1] + l2 * from[2][1] - 0.5;
-            let (xi, yi) = (sx.floor().clamp(0.0, width as f32 - 2.0) as usize, sy.floor().clamp(0.0, height as f32 - 2.0) as usize);
-            let (fx, fy) = ((sx - xi as f32).clamp(0.0, 1.0), (sy - yi as f32).clamp(0.0, 1.0));
+            let sx = l0 * from[0][0] + l1 * from[1][0] + l2 * from[2][0];
+            let sy = l0 * from[0][1] + l1 * from[1][1] + l2 * from[2][1];
+            let p = source.sample(sx, sy);
             for c in 0..3 {
-                let at = |xx: usize, yy: usize| rgba[(yy * width + xx) * 4 + c] as f32;
-                let top = at(xi, yi) * (1.0 - fx) + at(xi + 1, yi) * fx;
-                let bottom = at(xi, yi + 1) * (1.0 - fx) + at(xi + 1, yi + 1) * fx;
-                out[(y * width + x) * 4 + c] = (top * (1.0 - fy) + bottom * fy).round() as u8;
+                out[(y * width + x) * 4 + c] = p[c].round() as u8;
             }
         });
     }
@@ -97,7 +95,6 @@ fn raster(t: [[f32; 3]; 3], width: usize, height: usize, mut pixel: impl FnMut(u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::Rgba;
     use crate::testdata::{astronaut, detector, mesh};
 
     /// The mesh network reads about half the turn (a real head's outline
