@@ -99,6 +99,23 @@ export async function keptModels() {
   return { kept, current: kept.some((m) => m.kind === current) ? current : kept[0]?.kind ?? null };
 }
 
+/**
+ * A sync access handle on a kept model, for reading. A file has one such
+ * handle at a time: right after a reload, the last page's workers may still
+ * hold theirs for a moment (its helpers read the copy one after another),
+ * so a busy file is tried again for up to 15 s before giving up.
+ */
+async function openForReading(handle) {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await handle.createSyncAccessHandle();
+    } catch (error) {
+      if (error?.name !== 'NoModificationAllowedError' || tries >= 60) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 /** Load the kept copy of `kind` (default: the one used last); null when none is kept. */
 export async function loadKept(kind = null, remember = true) {
   const started = performance.now();
@@ -109,7 +126,7 @@ export async function loadKept(kind = null, remember = true) {
   const handle = await fileOrNull(dir, names.weights);
   if (!handle) return null;
   const about = (await readJson(dir, names.about)) ?? {};
-  const access = await handle.createSyncAccessHandle();
+  const access = await openForReading(handle);
   let report;
   try {
     const read = (offset, length) => {

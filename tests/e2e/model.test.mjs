@@ -38,6 +38,10 @@ for (const [backend, tolerance] of [['webgpu', 1e-3], ['cpu', 1e-4]]) {
       const status = await modelState(app.page, 'ready');
       assert.match(status, /formula7\.pth \(plain\) loaded, ready/);
       assert.doesNotMatch(status, /could not be kept/);
+      // A reload at once, while this page's helpers still read the copy
+      // just kept (a file has one reader at a time): it waits its turn.
+      await app.page.reload();
+      assert.match(await modelState(app.page, ['ready', 'error'], 60_000), /formula7\.pth \(plain\) from an earlier visit, ready/);
 
       const first = await generateIn(app.page, data);
       const error = maxAbsDiff(first.out, data.expected);
