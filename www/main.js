@@ -300,14 +300,16 @@ async function scanTurns(core, file) {
   const point = chosen && [(chosen.box[0] + chosen.box[2]) / 2, (chosen.box[1] + chosen.box[3]) / 2];
   face.turns = { text: 'Looking at which way the face turns…' };
   showTurns();
+  let scan = null;
   try {
-    const scan = await core.call('scanPoses', { file, point });
-    if (inputs.face === file || face.openedFile === file) face.turns = scan;
+    scan = await core.call('scanPoses', { file, point });
   } catch {
     // Only a warning is lost: the run itself says what is wrong with the file.
-    face.turns = null;
   }
-  if (inputs.face === file || face.openedFile === file) showTurns();
+  // Another file may have been opened meanwhile: its own scan answers for it.
+  if (face.openedFile !== file) return;
+  face.turns = scan;
+  showTurns();
 }
 
 function startFace(core) {

@@ -13,6 +13,7 @@
 
 use crate::crop::Turned;
 use crate::enhance::{Upscale, matching_amount, resize, unsharp};
+use crate::nhwc::bilinear;
 
 /// Where the mask sits in the box, as fractions of its width and height.
 #[derive(Clone, Copy, Debug)]
@@ -113,28 +114,13 @@ pub fn blend(rgba: &mut [u8], width: usize, crop: [i32; 4], turn: f32, bgr: &[f3
                 continue;
             }
             // Whole pixels of the box when it is not turned.
-            let new = bilinear(&face, bw, bh, u - 0.5, v - 0.5);
+            let new: [f32; 3] = bilinear(bw, bh, u - 0.5, v - 0.5, |cx, cy| std::array::from_fn(|c| face[(cy * bw + cx) * 3 + c]));
             for (old, &new) in rgba[(y * width + x) * 4..][..3].iter_mut().zip(&new) {
                 let was = *old as f32 / 255.0;
                 *old = to_u8(was + (new - was) * m);
             }
         }
     }
-}
-
-/// An RGB image (`w` wide, 0..1) at a point, edges repeated.
-fn bilinear(rgb: &[f32], w: usize, h: usize, x: f32, y: f32) -> [f32; 3] {
-    let (xi, yi) = (x.floor(), y.floor());
-    let (fx, fy) = (x - xi, y - yi);
-    let at = |dx: f32, dy: f32, c: usize| {
-        let (cx, cy) = ((xi + dx).clamp(0.0, w as f32 - 1.0) as usize, (yi + dy).clamp(0.0, h as f32 - 1.0) as usize);
-        rgb[(cy * w + cx) * 3 + c]
-    };
-    std::array::from_fn(|c| {
-        let top = at(0.0, 0.0, c) + (at(1.0, 0.0, c) - at(0.0, 0.0, c)) * fx;
-        let bottom = at(0.0, 1.0, c) + (at(1.0, 1.0, c) - at(0.0, 1.0, c)) * fx;
-        top + (bottom - top) * fy
-    })
 }
 
 /// The frame's pixels in the box's upright frame, `w`×`h`, RGB 0..1.

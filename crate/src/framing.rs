@@ -92,10 +92,15 @@ pub struct Placement {
     /// The face's shape, where its mesh was found (the outline steadied
     /// over three frames).
     pub shape: Option<Shape>,
+}
+
+impl Placement {
     /// The angle (radians, clockwise on screen) the crop box is turned by
     /// so that a leaning face reaches the generator upright ([`upright`]);
     /// 0 (the original's axis-aligned crop) without a mesh.
-    pub turn: f32,
+    pub fn turn(&self) -> f32 {
+        self.shape.as_ref().map_or(0.0, |s| upright(s.pose.roll))
+    }
 }
 
 /// How far to turn the crop for a face whose (steadied) roll is `roll`
@@ -159,7 +164,7 @@ impl Framing {
         self.frames += 1;
         if let Some(crop) = self.options.fixed_box {
             self.with_face += 1;
-            return vec![Some(Placement { crop, mouth: None, shape: None, turn: 0.0 })];
+            return vec![Some(Placement { crop, mouth: None, shape: None })];
         }
         if let Some(still) = &self.still {
             self.with_face += usize::from(still.is_some());
@@ -173,9 +178,7 @@ impl Framing {
         if self.options.still {
             let placement = face.map(|face| {
                 let crop = self.crop_of(&face);
-                let shape = shape(&face);
-                let turn = shape.as_ref().map_or(0.0, |s| upright(s.pose.roll));
-                Placement { crop, mouth: Some(relative(face.keypoints[3], crop)), shape, turn }
+                Placement { crop, mouth: Some(relative(face.keypoints[3], crop)), shape: shape(&face) }
             });
             let placement = placement.filter(|p| !self.kept(p));
             self.with_face += usize::from(placement.is_some());
@@ -223,8 +226,7 @@ impl Framing {
                 let next = self.waiting.front().and_then(|(_, s)| s.as_ref());
                 let shape = own.as_ref().map(|own| steadied(own, self.last_shape.as_ref(), next));
                 self.last_shape = own;
-                let turn = shape.as_ref().map_or(0.0, |s| upright(s.pose.roll));
-                Some(Placement { crop, mouth: Some(relative(mouth, crop)), shape, turn }).filter(|p| !self.kept(p))
+                Some(Placement { crop, mouth: Some(relative(mouth, crop)), shape }).filter(|p| !self.kept(p))
             })
             .collect()
     }
@@ -315,7 +317,7 @@ mod tests {
         assert!(out.iter().all(Option::is_some));
         // Smoothing off: each frame its own box.
         let mut off = Framing::new(Options { smoothing: 1, ..Options::default() }, 1280, 720).unwrap();
-        assert_eq!(off.push(&[face(100.0)]), [Some(Placement { crop: [100, 100, 200, 210], mouth: Some([0.5, 70.0 / 110.0]), shape: None, turn: 0.0 })]);
+        assert_eq!(off.push(&[face(100.0)]), [Some(Placement { crop: [100, 100, 200, 210], mouth: Some([0.5, 70.0 / 110.0]), shape: None })]);
     }
 
     #[test]
@@ -330,7 +332,7 @@ mod tests {
         let options = Options { fixed_box: Some([10, 20, 110, 140]), ..Options::default() };
         let mut framing = Framing::new(options.clone(), 640, 480).unwrap();
         assert!(!framing.needs_detection());
-        assert_eq!(run(&mut framing, &[vec![], vec![]]).unwrap(), vec![Some(Placement { crop: [10, 20, 110, 140], mouth: None, shape: None, turn: 0.0 }); 2]);
+        assert_eq!(run(&mut framing, &[vec![], vec![]]).unwrap(), vec![Some(Placement { crop: [10, 20, 110, 140], mouth: None, shape: None }); 2]);
         let err = Framing::new(options, 100, 100).err().unwrap();
         assert!(err.contains("does not lie inside the 100×100 frame"), "{err}");
     }

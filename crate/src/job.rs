@@ -181,18 +181,17 @@ impl Job {
         self.pushed += 1;
         let mesh = mesh.filter(|_| self.mask == MaskKind::Landmarks);
         let image = Rgba { pixels: &frame, width: self.width, height: self.height };
-        let previous = &mut self.mesh_roi;
+        // The square to look in next: around this frame's mesh, only if
+        // the face was followed here (else it is found afresh).
+        let (previous, mut next) = (self.mesh_roi.take(), None);
         // A mesh that fails (it cannot, on a frame of the right size) only
         // costs this frame its outline: the ellipse stands in.
         let settled = self.framing.push_with(&faces, |face| {
-            let marks = mesh?.follow(&image, face, previous.as_ref()).ok()?;
-            *previous = marks.as_ref().map(|m| Roi::from_points(&m.points));
-            let marks = marks?;
+            let marks = mesh?.follow(&image, face, previous.as_ref()).ok()??;
+            next = Some(Roi::from_points(&marks.points));
             Some(Shape { outline: marks.lower_face(), pose: marks.pose })
         });
-        if settled.last().is_some_and(Option::is_none) {
-            self.mesh_roi = None; // the face was lost: find it afresh
-        }
+        self.mesh_roi = next;
         self.unplaced.push_back(frame);
         self.settle(settled);
         Ok(())
@@ -251,7 +250,7 @@ impl Job {
         for (i, (frame, placement)) in frames.iter().enumerate() {
             if let Some(placement) = placement {
                 self.mel.window_into(self.starts[self.next_out + i], CHUNK, &mut mel[k * MEL_VALUES..][..MEL_VALUES]);
-                generator_input_turned(frame, self.width, placement.crop, placement.turn, &mut face[k * FACE_VALUES..][..FACE_VALUES])
+                generator_input_turned(frame, self.width, placement.crop, placement.turn(), &mut face[k * FACE_VALUES..][..FACE_VALUES])
                     .expect("framing keeps crops inside the frame");
                 k += 1;
             }
@@ -272,8 +271,10 @@ impl Job {
             .frames
             .into_iter()
             .map(|(mut frame, placement)| {
-                if let Some(Placement { crop, mouth, shape, turn }) = placement {
+                if let Some(placement) = placement {
                     let out = outputs.next().expect("one output per face");
+                    let turn = placement.turn();
+                    let Placement { crop, mouth, shape } = placement;
                     let mask = match &shape {
                         Some(shape) => Mask::Outline(&shape.outline),
                         None => Mask::Ellipse(MaskShape::around(mouth)),
@@ -378,7 +379,7 @@ mod tests {
                         let [a, b] = [33, 263].map(|i| turned.to_box([marks.points[i][0], marks.points[i][1]]));
                         ((b[1] - a[1]) * sy).atan2((b[0] - a[0]) * sx).to_degrees()
                     };
-                    upright.push(eye_line(placement.turn));
+                    upright.push(eye_line(placement.turn()));
                     original.push(eye_line(0.0));
                 }
             }

@@ -65,6 +65,23 @@ impl Image {
     }
 }
 
+/// Bilinear sampling of a `w`×`h` grid at (`x`, `y`), in grid units with
+/// 0 the first sample's centre; `at(x, y)` reads one sample of `N` values,
+/// and the grid's edge repeats beyond it.
+#[inline]
+pub fn bilinear<const N: usize>(w: usize, h: usize, x: f32, y: f32, at: impl Fn(usize, usize) -> [f32; N]) -> [f32; N] {
+    let (xi, yi) = (x.floor(), y.floor());
+    let (fx, fy) = (x - xi, y - yi);
+    let clamp = |v: f32, n: usize| v.clamp(0.0, n as f32 - 1.0) as usize;
+    let (x0, x1, y0, y1) = (clamp(xi, w), clamp(xi + 1.0, w), clamp(yi, h), clamp(yi + 1.0, h));
+    let (p00, p10, p01, p11) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
+    std::array::from_fn(|c| {
+        let top = p00[c] + (p10[c] - p00[c]) * fx;
+        let bottom = p01[c] + (p11[c] - p01[c]) * fx;
+        top + (bottom - top) * fy
+    })
+}
+
 /// Each output pixel's `kh × kw` window (VALID, `stride`) as one row of
 /// `kh · kw · c` values (im2col): a convolution over few channels then runs
 /// as a 1×1 convolution over these.

@@ -38,20 +38,7 @@ impl Rgba<'_> {
     /// The RGBA value at a point (pixel units: pixel `i` spans `i..i+1`),
     /// bilinear between pixel centres, the image's edge repeated beyond it.
     pub fn sample(&self, x: f32, y: f32) -> [f32; 4] {
-        let (x, y) = (x - 0.5, y - 0.5);
-        let (xi, yi) = (x.floor(), y.floor());
-        let (fx, fy) = (x - xi, y - yi);
-        let at = |dx: f32, dy: f32| {
-            let cx = (xi + dx).clamp(0.0, self.width as f32 - 1.0) as usize;
-            let cy = (yi + dy).clamp(0.0, self.height as f32 - 1.0) as usize;
-            &self.pixels[(cy * self.width + cx) * 4..][..4]
-        };
-        let (p00, p10, p01, p11) = (at(0.0, 0.0), at(1.0, 0.0), at(0.0, 1.0), at(1.0, 1.0));
-        std::array::from_fn(|c| {
-            let top = p00[c] as f32 + (p10[c] as f32 - p00[c] as f32) * fx;
-            let bottom = p01[c] as f32 + (p11[c] as f32 - p01[c] as f32) * fx;
-            top + (bottom - top) * fy
-        })
+        crate::nhwc::bilinear(self.width, self.height, x - 0.5, y - 0.5, |cx, cy| std::array::from_fn(|c| self.pixels[(cy * self.width + cx) * 4 + c] as f32))
     }
 }
 
