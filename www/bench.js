@@ -16,8 +16,10 @@ function say(state, text) {
   status.dataset.state = state;
 }
 
-function device({ backend, adapter, softwareAdapter }, workers) {
-  if (backend === 'cpu') return `CPU (WebAssembly), ${workers} worker${workers === 1 ? '' : 's'}`;
+function device({ backend, adapter, softwareAdapter, simd, threads }, workers) {
+  // Threads share one model; helper workers (no shared memory) each hold one.
+  const sharing = threads > 1 ? `${workers} threads` : `${workers} worker${workers === 1 ? '' : 's'}`;
+  if (backend === 'cpu') return `CPU (WebAssembly, ${simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}), ${sharing}`;
   return softwareAdapter ? `${adapterName(adapter)} (software)` : adapterName(adapter);
 }
 
@@ -46,7 +48,7 @@ async function timeBatch(batch, runs, once) {
 async function benchBackend(backend, { file, batches, runs, pipeline }) {
   const core = new Core();
   try {
-    const report = await core.call('start', { backend });
+    const report = await core.call('start', { backend, simd: new URLSearchParams(location.search).get('simd') });
     if (report.backend !== backend) return say('error', `${backend}: not available here (${report.reason})`);
     const model = file ? await core.call('loadCheckpoint', { file }) : await core.call('loadCachedModel');
     if (!model) throw new Error('no model: choose a checkpoint here, or load one in the app first');

@@ -1,4 +1,6 @@
-// The CPU path on every core: helper workers, each a core of its own with
+// The CPU path on every core where the page has no shared memory (not
+// cross-origin isolated; elsewhere the core's threads do it, core.js):
+// helper workers, each a core of its own with
 // its own copy of the model (read from the kept OPFS copy), take a share of
 // each batch of frames (crate/src/web/helpers.rs splits and joins them).
 // Nothing else crosses between workers, so no shared memory is needed.
@@ -11,10 +13,12 @@ export class Helpers {
   #core;
   #helpers = [];
   #starting = Promise.resolve();
+  #simd;
 
-  /** `core`: this worker's wasm core (its setHelpers). */
-  constructor(core) {
+  /** `core`: this worker's wasm core (its setHelpers); `simd`: its build. */
+  constructor(core, simd) {
     this.#core = core;
+    this.#simd = simd;
   }
 
   get count() {
@@ -38,7 +42,7 @@ export class Helpers {
         const helper = new Core();
         try {
           // One at a time: an OPFS file has one reader at a time.
-          await helper.call('start', { backend: 'cpu', helper: true });
+          await helper.call('start', { backend: 'cpu', helper: true, simd: this.#simd });
           if (!(await helper.call('loadCachedModel', { kind, remember: false }))) throw new Error('no kept copy of the model');
           helpers.push(helper);
         } catch (error) {

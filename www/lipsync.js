@@ -3,7 +3,7 @@
 // job, encode the finished frames and the voice (WebCodecs), and mux them
 // into a file in the origin-private file system. Only a few frames are in
 // memory at any time, whatever the video's length.
-import * as core from './pkg/wav2lip.js';
+import { core } from './core.js';
 import {
   ALL_FORMATS, BlobSource, Input, Mp4OutputFormat, Output, Quality, StreamTarget, BufferTarget, VideoSample,
   VideoSampleSink, VideoSampleSource, WebMOutputFormat, getFirstEncodableVideoCodec,

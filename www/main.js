@@ -451,8 +451,9 @@ function startRun(core) {
   updateRun();
 }
 
-function describe({ backend, reason, adapter, softwareAdapter }) {
-  const engine = backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)';
+function describe({ backend, reason, adapter, softwareAdapter, simd, threads }) {
+  const cores = threads > 1 ? `, ${threads} threads` : '';
+  const engine = backend === 'webgpu' ? 'WebGPU' : `CPU (WebAssembly, ${simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}${cores})`;
   const lines = [`Compute: ${engine} — ${reason}.`];
   if (adapter) {
     lines.push(`WebGPU adapter: ${adapterName(adapter)}${softwareAdapter ? ' (software adapter)' : ''}`);
@@ -467,7 +468,7 @@ async function main() {
   // ?backend=webgpu|cpu overrides the automatic choice (tests, troubleshooting).
   const backend = new URLSearchParams(location.search).get('backend') ?? 'auto';
   try {
-    const report = await core.call('start', { backend });
+    const report = await core.call('start', { backend, simd: new URLSearchParams(location.search).get('simd') });
     status.replaceChildren(...describe(report).map((line) => Object.assign(document.createElement('p'), { textContent: line })));
     status.dataset.backend = report.backend;
   } catch (error) {

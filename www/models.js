@@ -6,7 +6,7 @@
 // Which kind a file is cannot be told from its weights (both have the same
 // layout); the authors' file names say it (`wav2lip.pth`,
 // `wav2lip_gan.pth`), so the name decides, and the page shows it.
-import * as core from './pkg/wav2lip.js';
+import { core } from './core.js';
 
 const DIR = 'models';
 const KINDS = ['plain', 'gan'];

@@ -4,7 +4,7 @@
 // again and re-encoded in a form this browser's encoder takes — surround
 // folded to stereo and the rate changed by the core (`audio::remix`) where
 // the encoder needs it, each choice checked with the encoder first.
-import * as core from './pkg/wav2lip.js';
+import { core } from './core.js';
 import {
   ALL_FORMATS, AudioSample, AudioSampleSink, AudioSampleSource, BlobSource, EncodedAudioPacketSource, EncodedPacketSink,
   Input, canEncodeAudio,

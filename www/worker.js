@@ -1,13 +1,28 @@
 // Hosts the wasm core. Messages {id, method, args} in, {id, result | error} out,
 // handled one at a time: the core owns one device and one job.
-import init, * as core from './pkg/wav2lip.js';
+import { core, instantiate, startThreads } from './core.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, Input, VideoSampleSink } from './lib/mediabunny.js';
 import { Cancelled, clearOutputs, lipSync, openFaceInput } from './lipsync.js';
 import { FACE_TRACK, VOICE_TRACK, checkSameFormat, decodableTrack, isImage, photoPixels, uprightPixels } from './media.js';
 import { Helpers } from './helpers.js';
 import { forget, forgetAll, keptModels, loadCheckpoint, loadKept } from './models.js';
 
-const ready = init();
+// The core: the build this engine and page run best (core.js), with a
+// thread per spare core where the CPU path runs on shared memory. Loaded by
+// the first call, for the backend `start` asks for (else the automatic
+// choice); `start({simd: 'simd128'})` asks for the baseline SIMD build
+// (the page's `?simd=simd128`, for tests).
+let instance = null;
+let ready = null;
+function load({ backend = 'auto', simd } = {}) {
+  ready ??= (async () => {
+    const adapter = await adapterInfo();
+    instance = await instantiate(simd, (core) => core.chooseBackend(adapter, backend));
+    if (instance.shared) await startThreads(instance, () => core.threads());
+    return instance;
+  })();
+  return ready;
+}
 
 /** The WebGPU adapter the browser would give us, as a plain object, or null. */
 async function adapterInfo() {
@@ -146,11 +161,14 @@ function ensureDetector() {
 
 // The generator's batch: on the GPU the job finds it (from 2, doubling
 // while frames get cheaper: where that stops depends on the GPU); on the
-// CPU, two frames for each worker sharing it.
-const batchSize = () => (backend === 'webgpu' ? { batch: 2, tune: true } : { batch: Math.max(4, 2 * (helpers.count + 1)), tune: false });
+// CPU, two frames for each thread or worker computing it.
+const batchSize = () => (backend === 'webgpu' ? { batch: 2, tune: true } : { batch: Math.max(4, 2 * cpuWorkers()), tune: false });
 let backend = 'cpu';
-// Spare cores for the CPU path; a helper itself starts none.
+// Spare cores for the CPU path where there are no threads (no shared
+// memory); a helper itself starts none.
 let helpers = null;
+/** Threads or workers the CPU path computes on, this one included. */
+const cpuWorkers = () => core.threads() + (helpers?.count ?? 0);
 
 // The kind of the model loaded (plain, GAN), to load it again on the CPU
 // if the GPU goes away.
@@ -187,8 +205,9 @@ const methods = {
   async start({ backend: preference = 'auto', helper = false }) {
     const report = await core.initBackend(await adapterInfo(), preference);
     backend = report.backend;
-    helpers = helper ? null : new Helpers(core);
-    return report;
+    // Helpers run the same build as this worker; with threads none is needed.
+    helpers = helper || instance.shared ? null : new Helpers(core, instance.simd);
+    return { ...report, simd: instance.simd, threads: core.threads() };
   },
   async checkConvolution({ backend = 'active' }) {
     return core.checkConvolution(backend);
@@ -204,10 +223,12 @@ const methods = {
     return loaded(await loadKept(kind, remember));
   },
   keptModels: () => keptModels(),
-  /** Workers the CPU path computes on (this one and its helpers), once the helpers have started. */
+  /** Where the last job's time went: ms by stage, summed over its frames. */
+  jobTimings: () => core.jobTimings(),
+  /** Threads or workers the CPU path computes on (this one, its threads or its helpers), once the helpers have started. */
   async workers() {
     await helpers?.ready();
-    return backend === 'cpu' ? 1 + (helpers?.count ?? 0) : 0;
+    return backend === 'cpu' ? cpuWorkers() : 0;
   },
   /** Remove every kept model and video from OPFS, and unload the model. */
   async clearStorage() {
@@ -274,7 +295,8 @@ const immediate = {
   loseGpu: () => core.testLoseGpu(),
   /** Bytes in use: the core's linear memory, its helpers' (CPU path) and this worker's JS heap (Chromium only). */
   async memory() {
-    const { memory } = await ready;
+    const { memory } = await load();
+    // With threads, one memory holds the core and all its threads.
     return { wasm: memory.buffer.byteLength, helpers: (await helpers?.memory()) ?? 0, jsHeap: performance.memory?.usedJSHeapSize ?? null };
   },
 };
@@ -286,7 +308,7 @@ self.onmessage = async ({ data: { id, method, args } }) => {
   }
   queue = queue.then(async () => {
     try {
-      await ready;
+      await load(method === 'start' ? args : undefined);
       const handler = methods[method];
       if (!handler) throw new Error(`the core has no method "${method}"`);
       const result = await handler(args, (progress) => self.postMessage({ id, progress }));

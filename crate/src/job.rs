@@ -30,6 +30,22 @@ use crate::label::Label;
 /// A frame waiting in the job: RGBA pixels at the output size.
 type Frame = Vec<u8>;
 
+/// Where a job's time went, in ms summed over its frames (when it has a
+/// clock, [`Job::time_with`]): what the CPU does around the generator, and
+/// the generator.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Timings {
+    /// Shrinking and face detection.
+    pub detect: f64,
+    /// Following the face: the mesh, framing, smoothing.
+    pub mesh: f64,
+    /// The generator's inputs: crops and mel windows.
+    pub inputs: f64,
+    pub generate: f64,
+    /// Blending the faces back, and the label.
+    pub blend: f64,
+}
+
 /// The largest frame a job works on: 4096×2304 pixels (4K and a little
 /// more). A job holds about fifteen frames at once (the smoothing's five,
 /// a batch, the one being encoded), each 4 bytes a pixel: 600 MB here,
@@ -70,6 +86,9 @@ pub struct Job {
     /// Where the mesh looks next: the square around the last frame's mesh
     /// (MediaPipe's tracking).
     mesh_roi: Option<Roi>,
+    /// A clock in ms, and the time spent so far by stage.
+    clock: Option<fn() -> f64>,
+    timings: Timings,
     /// Frames whose placement the smoothing has not settled yet.
     unplaced: VecDeque<Frame>,
     placed: VecDeque<(Frame, Option<Placement>)>,
@@ -136,6 +155,8 @@ impl Job {
             mask,
             sharpen,
             mesh_roi: None,
+            clock: None,
+            timings: Timings::default(),
             unplaced: VecDeque::new(),
             placed: VecDeque::new(),
             pushed: 0,
@@ -171,6 +192,7 @@ impl Job {
         if rgba.len() != w * h * 4 {
             return Err(format!("a {w}×{h} frame needs {} RGBA bytes, got {}", w * h * 4, rgba.len()));
         }
+        let started = self.now();
         let frame = if self.factor > 1 { framing::shrink(&rgba, w, h, self.factor).0 } else { rgba };
         let faces = if self.framing.needs_detection() {
             let detector = detector.ok_or("the face detector is not loaded")?;
@@ -179,6 +201,8 @@ impl Job {
             Vec::new()
         };
         self.pushed += 1;
+        let detected = self.now();
+        self.timings.detect += detected - started;
         let mesh = mesh.filter(|_| self.mask == MaskKind::Landmarks);
         let image = Rgba { pixels: &frame, width: self.width, height: self.height };
         // The square to look in next: around this frame's mesh, only if
@@ -192,6 +216,7 @@ impl Job {
             Some(Shape { outline: marks.lower_face(), pose: marks.pose })
         });
         self.mesh_roi = next;
+        self.timings.mesh += self.now() - detected;
         self.unplaced.push_back(frame);
         self.settle(settled);
         Ok(())
@@ -213,6 +238,20 @@ impl Job {
             let frame = self.unplaced.pop_front().expect("framing settles only frames it was given");
             self.placed.push_back((frame, placement));
         }
+    }
+
+    /// From now on, time each stage by `clock` (ms): [`Job::timings`].
+    pub fn time_with(&mut self, clock: fn() -> f64) {
+        self.clock = Some(clock);
+    }
+
+    /// The time spent so far by stage (zero without a clock).
+    pub fn timings(&self) -> Timings {
+        self.timings
+    }
+
+    fn now(&self) -> f64 {
+        self.clock.map_or(0.0, |clock| clock())
     }
 
     /// From now on, find the batch size ([`Tuner`]) from the current one up
@@ -266,27 +305,26 @@ impl Job {
         if generated.len() != batch.faces * values {
             return Err(format!("the generator returned {} values for {} faces", generated.len(), batch.faces));
         }
+        // Each frame's generated face, if it has one.
         let mut outputs = generated.chunks_exact(values);
-        Ok(batch
-            .frames
-            .into_iter()
-            .map(|(mut frame, placement)| {
-                if let Some(placement) = placement {
-                    let out = outputs.next().expect("one output per face");
-                    let turn = placement.turn();
-                    let Placement { crop, mouth, shape } = placement;
-                    let mask = match &shape {
-                        Some(shape) => Mask::Outline(&shape.outline),
-                        None => Mask::Ellipse(MaskShape::around(mouth)),
-                    };
-                    blend(&mut frame, self.width, crop, turn, out, mask, self.sharpen);
-                }
-                if let Some(label) = &self.label {
-                    label.stamp(&mut frame, self.width, self.height);
-                }
-                frame
-            })
-            .collect())
+        let mut frames: Vec<_> = batch.frames.into_iter().map(|(frame, placement)| (frame, placement.map(|p| (p, outputs.next().expect("one output per face"))))).collect();
+        // Frames are independent: each is a task for the thread pool.
+        let (width, height, sharpen, label) = (self.width, self.height, self.sharpen, &self.label);
+        crate::pool::for_each_mut(&mut frames, |_, (frame, face)| {
+            if let Some((placement, out)) = face.take() {
+                let turn = placement.turn();
+                let Placement { crop, mouth, shape } = placement;
+                let mask = match &shape {
+                    Some(shape) => Mask::Outline(&shape.outline),
+                    None => Mask::Ellipse(MaskShape::around(mouth)),
+                };
+                blend(frame, width, crop, turn, out, mask, sharpen);
+            }
+            if let Some(label) = label {
+                label.stamp(frame, width, height);
+            }
+        });
+        Ok(frames.into_iter().map(|(frame, _)| frame).collect())
     }
 
     /// Run every due batch through `generator`: the finished frames, in order.
@@ -299,7 +337,11 @@ impl Job {
     /// one due).
     pub async fn drain(&mut self, generator: &impl Runner) -> Result<Vec<Frame>, String> {
         let mut done = Vec::new();
-        while let Some(mut batch) = self.next_batch() {
+        loop {
+            let started = self.now();
+            let Some(mut batch) = self.next_batch() else { break };
+            let generating = self.now();
+            self.timings.inputs += generating - started;
             let generated = if batch.faces > 0 {
                 let (mel, face) = (std::mem::take(&mut batch.mel), std::mem::take(&mut batch.face));
                 let started = self.tuner.as_ref().map(|(_, clock)| clock());
@@ -318,7 +360,10 @@ impl Job {
             } else {
                 Vec::new()
             };
+            let blending = self.now();
+            self.timings.generate += blending - generating;
             done.extend(self.complete(batch, &generated)?);
+            self.timings.blend += self.now() - blending;
         }
         Ok(done)
     }

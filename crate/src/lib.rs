@@ -28,6 +28,7 @@ pub mod job;
 pub mod label;
 pub mod landmarks;
 pub mod npy;
+pub mod pool;
 pub mod nhwc;
 pub mod selftest;
 pub mod simd;

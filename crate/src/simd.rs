@@ -5,9 +5,9 @@
 //! x86-64 once the tile's loops were arranged differently).
 //!
 //! In wasm, functions using these carry `#[target_feature(enable =
-//! "simd128")]` so that they inline; an engine without SIMD refuses the
-//! whole module at load time, so no call can reach an unsupported
-//! instruction.
+//! "simd128")]` (and `relaxed-simd` in that build) so that they inline; an
+//! engine without SIMD refuses the whole module at load time, so no call
+//! can reach an unsupported instruction.
 
 #[cfg(target_arch = "wasm32")]
 use core::arch::wasm32 as arch;
@@ -58,10 +58,15 @@ impl F32x4 {
         Self([a; 4])
     }
 
-    /// `self + a * b`, rounded twice (no fused multiply-add in baseline
-    /// wasm SIMD or SSE).
+    /// `self + a * b`: rounded twice (no fused multiply-add in baseline
+    /// wasm SIMD or SSE), or in the relaxed-SIMD build one
+    /// `f32x4.relaxed_madd`, fused where the machine has FMA (rounded once:
+    /// results differ in the last bits, within the parity tests' bounds).
     #[inline(always)]
     pub fn mul_add(self, a: Self, b: Self) -> Self {
+        #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+        return Self(arch::f32x4_relaxed_madd(a.0, b.0, self.0));
+        #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
         self.add(a.mul(b))
     }
 

@@ -4,6 +4,8 @@
 //
 //   node tests/bench/browser.mjs CHECKPOINT.pth [MODEL.onnx]
 //   BACKENDS=cpu,webgpu CPU_BATCHES=1,8,32 WEBGPU_BATCHES=1 RUNS=3 node tests/bench/browser.mjs …
+//   SIMD=simd128 …   (the core's baseline-SIMD build; by default the worker
+//                     picks relaxed SIMD where the browser has it)
 //
 // With MODEL.onnx (tests/bench/export-onnx.py), ONNX Runtime Web runs the
 // same model on the matching backend and batch sizes, and ours / ORT is
@@ -19,6 +21,7 @@ if (!checkpoint) {
 const list = (name, fallback) => (process.env[name] ?? fallback).split(',').filter(Boolean);
 const backends = list('BACKENDS', 'cpu,webgpu');
 const runs = Number(process.env.RUNS ?? 3);
+const simd = process.env.SIMD ? `&simd=${process.env.SIMD}` : '';
 // SwiftShader (this machine's WebGPU) needs ~25 s per frame: batch 1 only by default.
 const batches = { cpu: list('CPU_BATCHES', '1,8,32'), webgpu: list('WEBGPU_BATCHES', '1') };
 
@@ -32,7 +35,7 @@ const seconds = (text) => Number(text.match(/\(([\d.]+) s\)/)[1]);
 
 console.log(`checkpoint: ${checkpoint} (${(statSync(checkpoint).size / 1e6).toFixed(0)} MB)`);
 for (const backend of backends) {
-  const app = await openApp(`/?backend=${backend}`);
+  const app = await openApp(`/?backend=${backend}${simd}`);
   try {
     const chosen = await backendOf(app.page);
     const adapter = await app.page.locator('#backend').textContent();
@@ -47,7 +50,7 @@ for (const backend of backends) {
     console.log(`  once more, by step: ${again.seconds.toFixed(2)} s = read ${part('readSeconds')} + to the device ${part('deviceSeconds')} + worker ${(again.seconds - again.readSeconds - again.deviceSeconds).toFixed(2)}`);
 
     // ms/frame by batch size: the benchmark page, on the model just kept.
-    await app.page.goto(`${app.origin}/bench.html`);
+    await app.page.goto(`${app.origin}/bench.html?${simd.slice(1)}`);
     const wanted = { backend, ort: backend === 'cpu' ? 'wasm' : backend };
     for (const box of await app.page.$$('input[name=backend], input[name=ort]')) await box.setChecked(await box.evaluate((b, w) => b.value === w[b.name], wanted));
     if (onnx) await app.page.setInputFiles('#bench-onnx', onnx);

@@ -67,6 +67,10 @@ try {
   if (/^Done/.test(status)) [frames, wall] = [Number(status.match(/Done: (\d+) frames/)[1]), (Date.now() - started) / 1000];
   const mb = (bytes) => (bytes / 2 ** 20).toFixed(0);
   console.log(status);
+  // The core's share of the time, by stage (the rest: decoding, encoding, the page).
+  const stages = await page.evaluate(() => window.wav2lip.call('jobTimings'));
+  const perFrame = Object.entries(stages).map(([stage, ms]) => `${stage} ${(ms / frames).toFixed(1)}`).join(', ');
+  console.log(`core, ms per frame by stage: ${perFrame}; wall ${(1000 * wall / frames).toFixed(1)}`);
   console.log(`frames a batch at the end: ${await page.locator('#run-status').getAttribute('title')}`);
   console.log(`lip sync, ${seconds} s of 1280x720 at 25 fps on ${used}: ${frames} frames in ${wall.toFixed(0)} s = ${(frames / wall).toFixed(2)} frames/s end to end; ` +
     `peak memory: wasm ${mb(peak.wasm)} MiB + helpers' wasm ${mb(peak.helpers)} MiB + worker JS heap ${peak.worker === null ? 'n/a' : `${mb(peak.worker)} MiB`} + page JS heap ${mb(peak.page)} MiB = ${mb(peak.wasm + peak.helpers + (peak.worker ?? 0) + peak.page)} MiB`);

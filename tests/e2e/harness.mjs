@@ -27,10 +27,12 @@ const QUIET = [
 /**
  * Serve the app and open it in Chromium. `webgpu: false` starts a browser
  * without WebGPU; `mounts` serves other folders under URL prefixes (see
- * scripts/serve.mjs); `args` are more Chromium flags. Every request that leaves the app's origin is recorded in
+ * scripts/serve.mjs); `args` are more Chromium flags; `isolated: false`
+ * serves the app without the cross-origin isolation headers (COOP, COEP),
+ * as a host that does not send them would. Every request that leaves the app's origin is recorded in
  * `foreignRequests`.
  */
-export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [] } = {}) {
+export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [], isolated = true } = {}) {
   // `mounts` is read on every request: a test may change what is served.
   Object.assign(mounts, { '/generated/': GENERATED });
   const server = await serve({ port: 0, mounts });
@@ -48,6 +50,15 @@ export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [
       foreignRequests.push(url);
     }
   });
+  if (!isolated) {
+    await page.route(`${origin}/**`, async (route) => {
+      const response = await route.fetch();
+      const headers = { ...response.headers() };
+      delete headers['cross-origin-opener-policy'];
+      delete headers['cross-origin-embedder-policy'];
+      await route.fulfill({ response, headers });
+    });
+  }
   const consoleErrors = [];
   page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
   await page.goto(origin + path);

@@ -27,12 +27,21 @@ async function generateIn(page, { mel, face }) {
   }, [Array.from(mel), Array.from(face), BATCH]);
 }
 
-for (const [backend, tolerance] of [['webgpu', 1e-3], ['cpu', 1e-4]]) {
-  test(`a checkpoint chosen in the page runs on ${backend} and matches the original to ${tolerance}; a reload finds it kept`, async () => {
+// The CPU path in both threads builds of the core: relaxed SIMD (fused
+// multiply-adds: rounded once, so not bit-equal to the baseline) and
+// baseline SIMD; WebGPU in the other build.
+for (const [backend, simd, tolerance] of [['webgpu', null, 1e-3], ['cpu', 'relaxed', 1e-4], ['cpu', 'simd128', 1e-4]]) {
+  const build = simd ? ` (${simd === 'relaxed' ? 'relaxed SIMD' : 'baseline SIMD'} build)` : '';
+  test(`a checkpoint chosen in the page runs on ${backend}${build} and matches the original to ${tolerance}; a reload finds it kept`, async () => {
     const data = oracle();
-    const app = await openApp(`/?backend=${backend}`);
+    const app = await openApp(`/?backend=${backend}${simd ? `&simd=${simd}` : ''}`);
     try {
       assert.equal(await backendOf(app.page), backend);
+      if (simd) {
+        // Each SIMD level as asked (unasked, the worker times both and takes
+        // the faster); the page is cross-origin isolated, so on threads.
+        assert.match(await app.page.locator('#backend').textContent(), simd === 'relaxed' ? /WebAssembly, relaxed SIMD, \d+ threads/ : /WebAssembly, SIMD, \d+ threads/);
+      }
       await modelState(app.page, 'none');
       await app.page.setInputFiles('#model-file', CHECKPOINT);
       const status = await modelState(app.page, 'ready');
@@ -45,7 +54,7 @@ for (const [backend, tolerance] of [['webgpu', 1e-3], ['cpu', 1e-4]]) {
 
       const first = await generateIn(app.page, data);
       const error = maxAbsDiff(first.out, data.expected);
-      console.log(`${backend}: batch ${BATCH} in ${first.seconds.toFixed(1)} s, max abs error ${error.toExponential(2)}`);
+      console.log(`${backend}${build}: batch ${BATCH} in ${first.seconds.toFixed(1)} s, max abs error ${error.toExponential(2)}`);
       assert.ok(error <= tolerance, `max abs error ${error}`);
 
       // The next visit: the converted copy in OPFS, with no file chosen.
@@ -59,6 +68,31 @@ for (const [backend, tolerance] of [['webgpu', 1e-3], ['cpu', 1e-4]]) {
     }
   });
 }
+
+// A host that does not send the isolation headers: no shared memory, so no
+// threads build; the WebGPU build runs the CPU path with a helper worker
+// per spare core, each with its own model.
+test('without cross-origin isolation the CPU path runs on helper workers and matches the original', async () => {
+  const data = oracle();
+  const app = await openApp('/?backend=cpu', { isolated: false });
+  try {
+    assert.equal(await app.page.evaluate(() => crossOriginIsolated), false);
+    assert.equal(await backendOf(app.page), 'cpu');
+    assert.match(await app.page.locator('#backend').textContent(), /WebAssembly, SIMD\)/);
+    await modelState(app.page, 'none');
+    await app.page.setInputFiles('#model-file', CHECKPOINT);
+    await modelState(app.page, 'ready');
+    const workers = await app.page.evaluate(() => window.wav2lip.call('workers'));
+    const cores = await app.page.evaluate(() => navigator.hardwareConcurrency);
+    assert.equal(workers, Math.min(4, cores), 'this worker and a helper per spare core');
+    const { out } = await generateIn(app.page, data);
+    const error = maxAbsDiff(out, data.expected);
+    console.log(`cpu without isolation (${workers} workers): max abs error ${error.toExponential(2)}`);
+    assert.ok(error <= 1e-4, `max abs error ${error}`);
+  } finally {
+    await app.close();
+  }
+});
 
 test('files that are not the generator are refused with what they are', async () => {
   const app = await openApp('/?backend=cpu');

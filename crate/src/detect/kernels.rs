@@ -95,6 +95,7 @@ pub fn conv(x: &Image, k: &Conv) -> Image {
 /// registers over the window and the input channels. Tail pixels of a row
 /// repeat the row's last pixel and are not stored.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
 fn conv_tiles(x: &Image, k: &Conv, oh: usize, ow: usize, out: &mut [f32]) {
     let wide = k.bias.len();
@@ -146,6 +147,7 @@ pub fn depthwise(x: &Image, k: &Depthwise) -> Image {
 /// Channels innermost: LLVM vectorizes this loop by itself (and does it
 /// better than hand-written lanes here, measured).
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
 fn depthwise_pixels(x: &Image, k: &Depthwise, oh: usize, ow: usize, out: &mut [f32]) {
     let c = x.c;
@@ -172,6 +174,7 @@ fn depthwise_pixels(x: &Image, k: &Depthwise, oh: usize, ow: usize, out: &mut [f
 
 /// `x` is already padded with -inf; VALID max pooling.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
 pub fn max_pool(x: &Image, kernel: (usize, usize), stride: (usize, usize)) -> Image {
     let (oh, ow) = (valid(x.h, kernel.0, stride.0), valid(x.w, kernel.1, stride.1));
@@ -199,6 +202,7 @@ pub fn max_pool(x: &Image, kernel: (usize, usize), stride: (usize, usize)) -> Im
 
 /// `a + b`, optionally through ReLU, into `a`'s storage.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
 pub fn add(mut a: Image, b: &Image, relu: bool) -> Image {
     let quads = a.data.len() / 4 * 4;
@@ -217,6 +221,7 @@ pub fn add(mut a: Image, b: &Image, relu: bool) -> Image {
 
 /// PReLU: `x` where `x ≥ 0`, else `α·x`, α per channel, in place.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
 pub fn prelu(mut x: Image, alpha: &[f32]) -> Image {
     for pixel in x.data.chunks_exact_mut(alpha.len()) {

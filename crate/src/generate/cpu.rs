@@ -80,6 +80,7 @@ struct Geometry {
 /// One convolution over `x`, written into `out` (its channel count is the
 /// kernel's `cout`). `residual`, laid out like `out`, is added before ReLU.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
 fn tiles(x: &Image, k: &Kernel, g: Geometry, out: &mut [f32], residual: Option<&[f32]>, relu: bool) {
     assert_eq!(x.c, k.cin, "a convolution's input has the wrong channel count");
@@ -144,6 +145,7 @@ fn tiles(x: &Image, k: &Kernel, g: Geometry, out: &mut [f32], residual: Option<&
 /// The innermost loop: every input channel of one window tap, for the
 /// tile's pixels × 8 channels.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline]
 fn accumulate(acc: &mut [[F32x4; 2]; PIXELS], taps: &[&[f32]; PIXELS], weights: &[f32]) {
     for (ci, w) in weights.chunks_exact(LANES).enumerate() {
@@ -214,6 +216,7 @@ impl Winograd {
 /// `Bᵀ d B` of every 4×4 input tile (stride 2), channel by channel: 16
 /// values of `1 × tiles × c`. Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
 fn transform_input(x: &Image, th: usize, tw: usize) -> Vec<Image> {
     let c = x.c;
@@ -258,6 +261,7 @@ fn transform_input(x: &Image, th: usize, tw: usize) -> Vec<Image> {
 /// output (tiles past an odd edge lose their second row or column).
 /// Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]].
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
 fn transform_output(m: &[f32], (th, tw): (usize, usize), bias: &[f32], residual: Option<&Image>, (h, w): (usize, usize), out: &mut [f32]) {
     let c = bias.len();
@@ -485,10 +489,12 @@ impl Net {
     }
 
     /// `batch` frames of mel `[1,80,16]` and face `[6,96,96]` → `[batch,3,96,96]`.
+    /// Frames are independent: each is a task for the thread pool, all
+    /// reading the one copy of the weights.
     pub fn run(&self, mel: &[f32], face: &[f32], batch: usize) -> Vec<f32> {
         let mel_len = mel.len() / batch;
         let face_len = face.len() / batch;
-        (0..batch).flat_map(|b| self.frame(&mel[b * mel_len..][..mel_len], &face[b * face_len..][..face_len])).collect()
+        crate::pool::map(batch, |b| self.frame(&mel[b * mel_len..][..mel_len], &face[b * face_len..][..face_len])).concat()
     }
 
     /// One frame, planar (CHW) in and out as the model's tensors are.
@@ -498,6 +504,21 @@ impl Net {
         let x = self.output_conv.forward(&x);
         x.planes(x.c).into_iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
     }
+}
+
+/// A fixed piece of the generator's work (a 3×3 convolution, 64 channels
+/// in and out, on 24×24: its Winograd products are the loops that take
+/// most of a frame), for the worker to time the builds of the core against
+/// each other: fused multiply-adds (relaxed SIMD) are faster where the
+/// machine's adds are no faster than its multiply-adds, slower elsewhere
+/// (their longer latency, on the tile's 8 accumulators).
+pub fn probe() -> f32 {
+    let (c, size) = (64, 24);
+    let weights: Vec<f32> = (0..c * c * 9).map(|i| ((i * 7919) % 997) as f32 / 997.0 - 0.5).collect();
+    let conv = Winograd::new(&weights, &vec![0.0; c], c, c, false);
+    let x = Image::new(size, size, c, (0..size * size * c).map(|i| (i % 13) as f32 / 13.0).collect());
+    let y = conv.forward(std::hint::black_box(&x));
+    y.data.iter().sum()
 }
 
 /// `a`'s channels, then `b`'s, per pixel.

@@ -7,7 +7,7 @@
 pub mod batch;
 pub mod cpu;
 pub mod device;
-#[cfg(any(target_family = "wasm", feature = "gpu"))]
+#[cfg(any(feature = "webgpu", feature = "gpu"))]
 pub mod gpu;
 pub mod layers;
 
@@ -38,7 +38,7 @@ impl Runner for Generator {
 #[derive(Debug)]
 pub enum Generator {
     Cpu(cpu::Net),
-    #[cfg(any(target_family = "wasm", feature = "gpu"))]
+    #[cfg(any(feature = "webgpu", feature = "gpu"))]
     Gpu(gpu::Net),
     Device(device::Net),
 }
@@ -52,7 +52,7 @@ impl Generator {
 
     /// On the GPU burn's wgpu runtime shares through `setup`, storing
     /// weights and activations as `storage` says.
-    #[cfg(any(target_family = "wasm", feature = "gpu"))]
+    #[cfg(any(feature = "webgpu", feature = "gpu"))]
     pub fn on_gpu(weights: Weights, setup: &burn::tensor::wgpu::WgpuSetup, storage: gpu::Storage) -> Result<Self, String> {
         Ok(Self::Gpu(gpu::Net::new(layers::Layers::from_weights(weights)?, setup, storage)))
     }
@@ -77,7 +77,7 @@ impl Generator {
         }
         match self {
             Self::Cpu(net) => Ok(net.run(&mel, &face, batch)),
-            #[cfg(any(target_family = "wasm", feature = "gpu"))]
+            #[cfg(any(feature = "webgpu", feature = "gpu"))]
             Self::Gpu(net) => net.run(&mel, &face, batch).await,
             Self::Device(net) => net.run(mel, face, batch).await,
         }

@@ -1,4 +1,6 @@
-//! The CPU path on every core: helper workers (`www/helpers.js`), each with
+//! The CPU path on every core where the page has no shared memory (not
+//! cross-origin isolated; elsewhere the threads build shares one model,
+//! `crate::pool`): helper workers (`www/helpers.js`), each with
 //! its own core and its own copy of the model, take a share of each batch
 //! while this worker computes the first share itself. Frames are
 //! independent, so nothing but inputs and outputs crosses between workers,

@@ -11,6 +11,7 @@ use super::helpers::Shared;
 use super::{detect, landmarks, model, to_js, voice};
 use crate::audio::chunks::FrameClock;
 use crate::framing::Options;
+#[cfg(feature = "webgpu")]
 use crate::generate::Generator;
 use crate::job::Job;
 use crate::label::Label;
@@ -20,6 +21,8 @@ thread_local! {
     /// The job's batch size as of its last batch (the job itself is out of
     /// its slot while a batch runs).
     static BATCH: Cell<usize> = const { Cell::new(0) };
+    /// The last job's time by stage (ms), kept after it ends.
+    static TIMINGS: Cell<crate::job::Timings> = Cell::new(crate::job::Timings::default());
     /// Set when the job stopped at a batch the GPU failed on, kept for
     /// `jobResume`: whether that was at its end (`jobFinish`).
     static STALLED: Cell<Option<bool>> = const { Cell::new(None) };
@@ -72,6 +75,7 @@ pub fn job_start(spec: JsValue, label: Vec<u8>, label_width: usize, label_height
     if spec.tune {
         job.tune(MAX_BATCH, now);
     }
+    job.time_with(now);
     BATCH.with(|b| b.set(job.batch()));
     let (width, height) = job.size();
     let plan = Plan { frames: job.frames(), width, height, sources: job.sources(spec.source_frames.max(1)) };
@@ -110,6 +114,13 @@ fn now() -> f64 {
 #[wasm_bindgen(js_name = shrinkNeeded)]
 pub fn shrink_needed(width: usize, height: usize) -> usize {
     crate::job::shrink_needed(width, height)
+}
+
+/// Where the current (or last) job's time went, in ms by stage, summed
+/// over its frames: `{detect, mesh, inputs, generate, blend}`.
+#[wasm_bindgen(js_name = jobTimings)]
+pub fn job_timings() -> Result<JsValue, JsError> {
+    to_js(&TIMINGS.with(Cell::get))
 }
 
 /// Frames a batch in the current job (it changes while a tuned job searches).
@@ -151,7 +162,10 @@ async fn with_job(last: bool, step: impl FnOnce(&mut Job) -> Result<(), String>)
         .ok_or_else(|| JsError::new("no lip-sync job in progress: call jobStart first"))?;
     let generator = model::current()?;
     step(&mut job).map_err(|e| JsError::new(&e))?;
+    #[cfg(feature = "webgpu")]
     let on_gpu = matches!(*generator, Generator::Gpu(_));
+    #[cfg(not(feature = "webgpu"))]
+    let on_gpu = false;
     let frames = match job.drain(&Shared(generator)).await {
         Ok(frames) => frames,
         Err(error) if on_gpu => {
@@ -162,6 +176,7 @@ async fn with_job(last: bool, step: impl FnOnce(&mut Job) -> Result<(), String>)
         Err(error) => return Err(JsError::new(&error)),
     };
     BATCH.with(|b| b.set(job.batch()));
+    TIMINGS.with(|t| t.set(job.timings()));
     if !last {
         JOB.with(|slot| *slot.borrow_mut() = Some(job));
     }

@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 
 use burn::tensor::Device;
+#[cfg(feature = "webgpu")]
 use burn::tensor::wgpu::WgpuSetup;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -26,6 +27,7 @@ thread_local! {
     /// burn registers one WebGPU runtime per page; a second init fails, so the
     /// device is created once and cloned. The generator's own kernels run on
     /// the same wgpu device and queue (the setup).
+    #[cfg(feature = "webgpu")]
     static WEBGPU: RefCell<Option<(Device, WgpuSetup)>> = const { RefCell::new(None) };
     /// What `initBackend` chose: the generator runs on our CPU kernels or on
     /// the WebGPU device; the device (burn's CPU one on the CPU path) also
@@ -41,6 +43,13 @@ unsafe extern "C" {
 
 #[wasm_bindgen(start)]
 fn start() {
+    // Once per module, not per thread: pool threads share this memory
+    // (and run this too, where wasm-bindgen starts each thread).
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(start_once);
+}
+
+fn start_once() {
     // Run them once, here. Without this explicit call wasm-ld treats the
     // module as a "command" and runs every constructor again at the start of
     // *every* export — each allocation and each value handed to JS — which
@@ -49,7 +58,33 @@ fn start() {
     // registries yet.
     unsafe { __wasm_call_ctors() };
     // Panics abort in release wasm; say why in the console before they do.
-    std::panic::set_hook(Box::new(|info| web_sys::console::error_1(&info.to_string().into())));
+    // A pool thread that panics also lets go of the pool first, so the job
+    // waiting on it fails instead of waiting forever.
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&info.to_string().into());
+        crate::pool::thread_panicked(&info.to_string());
+    }));
+}
+
+/// A thread for the pool: `www/threads.js` calls this in its worker once
+/// it has instantiated the module on the core's shared memory. It never
+/// returns (the worker ends with the core's worker).
+#[wasm_bindgen(js_name = serveThreads)]
+pub fn serve_threads() {
+    crate::pool::serve();
+}
+
+/// A fixed piece of the CPU path's work, for the worker to time this build
+/// against the other (`www/core.js`).
+#[wasm_bindgen(js_name = loopProbe)]
+pub fn loop_probe() -> f32 {
+    crate::generate::cpu::probe()
+}
+
+/// How many threads compute a job: the pool's that have joined, and this one.
+#[wasm_bindgen(js_name = threads)]
+pub fn threads() -> usize {
+    crate::pool::threads()
 }
 
 #[derive(Serialize)]
@@ -113,6 +148,7 @@ fn active() -> Result<(Backend, Device), JsError> {
     ACTIVE.with(|slot| slot.borrow().clone()).ok_or_else(|| JsError::new("no backend yet: call initBackend first"))
 }
 
+#[cfg(feature = "webgpu")]
 async fn webgpu_device() -> Result<Device, String> {
     if let Some((device, _)) = WEBGPU.with(|slot| slot.borrow().clone()) {
         return Ok(device);
@@ -122,14 +158,38 @@ async fn webgpu_device() -> Result<Device, String> {
     Ok(device)
 }
 
+/// The threads build of the CPU path has no WebGPU: the worker loads the
+/// other build where WebGPU is chosen (`www/threads.js`).
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu_device() -> Result<Device, String> {
+    Err("this build of the core has no WebGPU (it is the CPU path's threads build)".into())
+}
+
 /// A test hook: destroy the WebGPU device, as a driver reset or a crash of
 /// the GPU process would lose it. True if there was one.
 #[wasm_bindgen(js_name = testLoseGpu)]
 pub fn test_lose_gpu() -> bool {
-    WEBGPU.with(|slot| slot.borrow().as_ref().map(|(_, setup)| setup.device.destroy())).is_some()
+    #[cfg(feature = "webgpu")]
+    return WEBGPU.with(|slot| slot.borrow().as_ref().map(|(_, setup)| setup.device.destroy())).is_some();
+    #[cfg(not(feature = "webgpu"))]
+    false
+}
+
+/// Which backend `initBackend` would choose, without starting it: the
+/// worker asks first, to load the build that has it.
+#[wasm_bindgen(js_name = chooseBackend)]
+pub fn choose_backend(adapter: JsValue, preference: String) -> Result<String, JsError> {
+    let preference: Preference = preference.parse().map_err(|e: String| JsError::new(&e))?;
+    let adapter: Option<AdapterInfo> = serde_wasm_bindgen::from_value(adapter).map_err(|e| JsError::new(&format!("adapter info is malformed: {e}")))?;
+    Ok(match backend::choose(preference, adapter.as_ref()).backend {
+        Backend::Cpu => "cpu",
+        Backend::Webgpu => "webgpu",
+    }
+    .into())
 }
 
 /// The wgpu handles behind the WebGPU device, once it has started.
+#[cfg(feature = "webgpu")]
 fn webgpu_setup() -> Result<WgpuSetup, JsError> {
     WEBGPU.with(|slot| slot.borrow().as_ref().map(|(_, setup)| setup.clone())).ok_or_else(|| JsError::new("WebGPU has not started"))
 }

@@ -8,11 +8,14 @@ use std::rc::Rc;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::{active, to_js, webgpu_setup};
+use super::{active, to_js};
+#[cfg(feature = "webgpu")]
+use super::webgpu_setup;
 use crate::checkpoint::safetensors::{Precision, write_generator};
 use crate::checkpoint::{Checkpoint, CheckpointError, Source, check_range};
 use crate::backend::Backend;
 use super::helpers::Shared;
+#[cfg(feature = "webgpu")]
 use crate::generate::gpu::Storage;
 use crate::generate::{Generator, Runner};
 
@@ -92,10 +95,14 @@ pub fn load_model(len: f64, read: js_sys::Function, name: String, cache: Option<
     let cached = clock();
     let generator = match backend {
         Backend::Cpu => Generator::on_cpu(weights),
+        #[cfg(feature = "webgpu")]
         Backend::Webgpu => {
             let setup = webgpu_setup()?;
             Generator::on_gpu(weights, &setup, Storage::best(&setup.device))
         }
+        // initBackend never chooses WebGPU in a build without it.
+        #[cfg(not(feature = "webgpu"))]
+        Backend::Webgpu => Err("this build of the core has no WebGPU".into()),
     }
     .map_err(|e| JsError::new(&e))?;
     MODEL.with(|slot| *slot.borrow_mut() = Some(Rc::new(generator)));
