@@ -9,7 +9,7 @@ test('page names the software WebGPU adapter and falls back to the CPU path', as
     assert.equal(await backendOf(app.page), 'cpu');
     const text = await app.page.locator('#backend').innerText();
     assert.match(text, /WebGPU adapter: .*swiftshader.*\(software adapter\)/);
-    assert.match(text, /Compute: CPU \(WebAssembly\) — .*software adapter/);
+    assert.match(text, /Compute: CPU \(WebAssembly, (relaxed )?SIMD, \d+ threads\) — .*software adapter/);
     assert.deepEqual(app.foreignRequests, []);
   } finally {
     await app.close();
@@ -31,7 +31,7 @@ test('page says the CPU path is used when the browser has no WebGPU', async () =
   try {
     assert.equal(await backendOf(app.page), 'cpu');
     const text = await app.page.locator('#backend').innerText();
-    assert.match(text, /Compute: CPU \(WebAssembly\) — this browser offers no WebGPU adapter/);
+    assert.match(text, /Compute: CPU \(WebAssembly, (relaxed )?SIMD, \d+ threads\) — this browser offers no WebGPU adapter/);
     assert.match(text, /WebGPU adapter: none/);
   } finally {
     await app.close();
