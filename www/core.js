@@ -129,8 +129,9 @@ function timeLoops({ glue }) {
 /**
  * The threads build at the faster SIMD level here: where relaxed SIMD
  * validates, both are timed on the same loops (fused multiply-adds are
- * faster on some CPUs and slower on others, e.g. 185 vs 160 ms a frame on
- * an AMD EPYC), and the other is dropped.
+ * faster on some CPUs and slower on others: on one AMD EPYC, one build
+ * measured 107 vs 83 ms a frame and the next 74 vs 83), and the other is
+ * dropped.
  */
 async function fasterThreadsBuild(simd) {
   if (simd !== 'auto') return start('threads', simd);

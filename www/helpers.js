@@ -13,12 +13,10 @@ export class Helpers {
   #core;
   #helpers = [];
   #starting = Promise.resolve();
-  #simd;
 
-  /** `core`: this worker's wasm core (its setHelpers); `simd`: its build. */
-  constructor(core, simd) {
+  /** `core`: this worker's wasm core (its setHelpers). */
+  constructor(core) {
     this.#core = core;
-    this.#simd = simd;
   }
 
   get count() {
@@ -42,7 +40,7 @@ export class Helpers {
         const helper = new Core();
         try {
           // One at a time: an OPFS file has one reader at a time.
-          await helper.call('start', { backend: 'cpu', helper: true, simd: this.#simd });
+          await helper.call('start', { backend: 'cpu', helper: true });
           if (!(await helper.call('loadCachedModel', { kind, remember: false }))) throw new Error('no kept copy of the model');
           helpers.push(helper);
         } catch (error) {

@@ -17,7 +17,7 @@ let ready = null;
 function load({ backend = 'auto', simd } = {}) {
   ready ??= (async () => {
     const adapter = await adapterInfo();
-    instance = await instantiate(simd, (core) => core.chooseBackend(adapter, backend));
+    instance = { ...(await instantiate(simd, (core) => core.chooseBackend(adapter, backend))), adapter };
     if (instance.shared) await startThreads(instance, () => core.threads());
     return instance;
   })();
@@ -203,10 +203,11 @@ let cancelRequested = false;
 
 const methods = {
   async start({ backend: preference = 'auto', helper = false }) {
-    const report = await core.initBackend(await adapterInfo(), preference);
+    // The adapter asked for when the core was loaded.
+    const report = await core.initBackend(instance.adapter, preference);
     backend = report.backend;
-    // Helpers run the same build as this worker; with threads none is needed.
-    helpers = helper || instance.shared ? null : new Helpers(core, instance.simd);
+    // Helpers run where there are no threads (the WebGPU build, like this worker).
+    helpers = helper || instance.shared ? null : new Helpers(core);
     return { ...report, simd: instance.simd, threads: core.threads() };
   },
   async checkConvolution({ backend = 'active' }) {

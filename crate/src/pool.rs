@@ -8,7 +8,8 @@
 //!
 //! Natively the threads are spawned on first use, one per spare core. In
 //! the browser a thread is a Web Worker running the same wasm module on
-//! the same shared memory (a build with wasm atomics; `www/threads.js`),
+//! the same shared memory (a build with wasm atomics; `www/core.js` starts
+//! them, `www/thread-worker.js` is one),
 //! which joins by calling [`serve`]; where the page is not cross-origin
 //! isolated there is no shared memory, no thread joins, and every call
 //! runs on the caller alone.
@@ -236,9 +237,9 @@ pub fn for_each_mut<T: Send>(items: &mut [T], task: impl Fn(usize, &mut T) + Syn
 
 /// `f(i)` for every `i` in `0..count`, computed as [`for_each`] does, in order.
 pub fn map<T: Send>(count: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let slots: Vec<Mutex<Option<T>>> = (0..count).map(|_| Mutex::new(None)).collect();
-    for_each(count, |i| *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(f(i)));
-    slots.into_iter().map(|slot| slot.into_inner().unwrap_or_else(|p| p.into_inner()).expect("every task ran")).collect()
+    let mut slots: Vec<Option<T>> = (0..count).map(|_| None).collect();
+    for_each_mut(&mut slots, |i, slot| *slot = Some(f(i)));
+    slots.into_iter().map(|slot| slot.expect("every task ran")).collect()
 }
 
 #[cfg(test)]

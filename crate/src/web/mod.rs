@@ -66,7 +66,7 @@ fn start_once() {
     }));
 }
 
-/// A thread for the pool: `www/threads.js` calls this in its worker once
+/// A thread for the pool: `www/thread-worker.js` calls this in its worker once
 /// it has instantiated the module on the core's shared memory. It never
 /// returns (the worker ends with the core's worker).
 #[wasm_bindgen(js_name = serveThreads)]
@@ -100,11 +100,7 @@ struct BackendReport {
 /// the worker obtained (as a plain object), or null without WebGPU.
 #[wasm_bindgen(js_name = initBackend)]
 pub async fn init_backend(adapter: JsValue, preference: String) -> Result<JsValue, JsError> {
-    let preference: Preference = preference.parse().map_err(|e: String| JsError::new(&e))?;
-    let adapter: Option<AdapterInfo> = serde_wasm_bindgen::from_value(adapter)
-        .map_err(|e| JsError::new(&format!("adapter info is malformed: {e}")))?;
-
-    let mut choice = backend::choose(preference, adapter.as_ref());
+    let (adapter, mut choice) = choose(adapter, &preference)?;
     let device = match choice.backend {
         Backend::Cpu => Device::flex(),
         Backend::Webgpu => match webgpu_device().await {
@@ -179,13 +175,20 @@ pub fn test_lose_gpu() -> bool {
 /// worker asks first, to load the build that has it.
 #[wasm_bindgen(js_name = chooseBackend)]
 pub fn choose_backend(adapter: JsValue, preference: String) -> Result<String, JsError> {
-    let preference: Preference = preference.parse().map_err(|e: String| JsError::new(&e))?;
-    let adapter: Option<AdapterInfo> = serde_wasm_bindgen::from_value(adapter).map_err(|e| JsError::new(&format!("adapter info is malformed: {e}")))?;
-    Ok(match backend::choose(preference, adapter.as_ref()).backend {
+    Ok(match choose(adapter, &preference)?.1.backend {
         Backend::Cpu => "cpu",
         Backend::Webgpu => "webgpu",
     }
     .into())
+}
+
+/// The adapter (a `GPUAdapterInfo` as a plain object, or null) and
+/// preference as the worker sends them, and the backend they choose.
+fn choose(adapter: JsValue, preference: &str) -> Result<(Option<AdapterInfo>, Choice), JsError> {
+    let preference: Preference = preference.parse().map_err(|e: String| JsError::new(&e))?;
+    let adapter: Option<AdapterInfo> = serde_wasm_bindgen::from_value(adapter).map_err(|e| JsError::new(&format!("adapter info is malformed: {e}")))?;
+    let choice = backend::choose(preference, adapter.as_ref());
+    Ok((adapter, choice))
 }
 
 /// The wgpu handles behind the WebGPU device, once it has started.
