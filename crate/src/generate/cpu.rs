@@ -77,66 +77,109 @@ struct Geometry {
     offset: (usize, usize),
 }
 
-/// One convolution over `x`, written into `out` (its channel count is the
-/// kernel's `cout`). `residual`, laid out like `out`, is added before ReLU.
+/// One convolution: over `x` by `kernel` where `geometry` says, written
+/// `base` values into the output array, `residual` (laid out like that
+/// output from `base`) added before ReLU.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    x: &'a Image,
+    kernel: &'a Kernel,
+    geometry: Geometry,
+    base: usize,
+    residual: Option<&'a [f32]>,
+    relu: bool,
+}
+
+/// Multiply-adds per piece of a layer shared over the pool: small enough
+/// that a layer makes a few pieces per thread (a thread that joins late,
+/// or finishes early, still finds some), large enough that taking one
+/// costs little beside its work.
+const PIECE_WORK: usize = 1 << 20;
+
+/// The convolutions `passes` (independent: their outputs do not overlap),
+/// written into `out`, shared over the pool by pieces: 8 output channels ×
+/// a run of output pixels.
+fn convolve(passes: &[Pass], out: &mut [f32]) {
+    // (pass, channel block, first pixel, pixels)
+    let mut pieces = Vec::new();
+    for (i, pass) in passes.iter().enumerate() {
+        let (k, g) = (pass.kernel, pass.geometry);
+        assert_eq!(pass.x.c, k.cin, "a convolution's input has the wrong channel count");
+        let pixels = g.rows * g.cols;
+        if pixels == 0 {
+            continue;
+        }
+        // Every read below stays inside `x` and every write inside `out`.
+        let last_read = ((g.origin.0 + (g.rows - 1) * g.stride.0 + k.kh - 1) * pass.x.w + g.origin.1 + (g.cols - 1) * g.stride.1 + k.kw - 1) * k.cin + k.cin;
+        assert!(last_read <= pass.x.data.len(), "a convolution window reads past its input");
+        let last_write = ((g.offset.0 + (g.rows - 1) * g.step) * g.width + g.offset.1 + (g.cols - 1) * g.step) * k.cout + k.cout;
+        assert!(pass.base + last_write <= out.len(), "a convolution writes past its output");
+        assert!(pass.residual.is_none_or(|r| r.len() >= last_write && k.cout % LANES == 0));
+        let per_pixel = k.kh * k.kw * k.cin * LANES;
+        let run = (PIECE_WORK / per_pixel).next_multiple_of(PIXELS).max(PIXELS);
+        for block in 0..k.cout.div_ceil(LANES) {
+            for first in (0..pixels).step_by(run) {
+                pieces.push((i, block, first, run.min(pixels - first)));
+            }
+        }
+    }
+    let out = crate::pool::Shared::new(out);
+    crate::pool::for_each(pieces.len(), |p| {
+        let (i, block, first, count) = pieces[p];
+        tiles(&passes[i], block, first..first + count, &out);
+    });
+}
+
+/// Output channels `8 block ..` of output pixels `pixels` of one pass.
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
 #[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
-fn tiles(x: &Image, k: &Kernel, g: Geometry, out: &mut [f32], residual: Option<&[f32]>, relu: bool) {
-    assert_eq!(x.c, k.cin, "a convolution's input has the wrong channel count");
+fn tiles(pass: &Pass, block: usize, pixels: std::ops::Range<usize>, out: &crate::pool::Shared<f32>) {
+    let Pass { x, kernel: k, geometry: g, base, residual, relu } = *pass;
     let (cin, cout) = (k.cin, k.cout);
-    let pixels = g.rows * g.cols;
-    if pixels == 0 {
-        return;
-    }
-    // Every read below stays inside `x` and every write inside `out`.
-    let last_read = ((g.origin.0 + (g.rows - 1) * g.stride.0 + k.kh - 1) * x.w + g.origin.1 + (g.cols - 1) * g.stride.1 + k.kw - 1) * cin + cin;
-    assert!(last_read <= x.data.len(), "a convolution window reads past its input");
-    let last_write = ((g.offset.0 + (g.rows - 1) * g.step) * g.width + g.offset.1 + (g.cols - 1) * g.step) * cout + cout;
-    assert!(last_write <= out.len(), "a convolution writes past its output");
-    assert!(residual.is_none_or(|r| r.len() == out.len() && cout % LANES == 0));
-
     let block_len = k.kh * k.kw * cin * LANES;
     let tap_len = cin * LANES;
-    for (n, (block, bias)) in k.weights.chunks_exact(block_len).zip(k.bias.chunks_exact(LANES)).enumerate() {
-        let bias = [F32x4::load(bias), F32x4::load(&bias[4..])];
-        let lanes = LANES.min(cout - n * LANES);
-        for first in (0..pixels).step_by(PIXELS) {
-            let count = PIXELS.min(pixels - first);
-            // Tail tiles repeat their last pixel; its results are not stored.
-            let at: [(usize, usize); PIXELS] = std::array::from_fn(|p| {
-                let i = first + p.min(count - 1);
-                (i / g.cols, i % g.cols)
-            });
-            let reads = at.map(|(y, x_)| ((g.origin.0 + y * g.stride.0) * x.w + g.origin.1 + x_ * g.stride.1) * cin);
-            let mut acc = [bias; PIXELS];
-            for ky in 0..k.kh {
-                for kx in 0..k.kw {
-                    let shift = (ky * x.w + kx) * cin;
-                    let weights = &block[(ky * k.kw + kx) * tap_len..][..tap_len];
-                    let taps = reads.map(|r| &x.data[r + shift..][..cin]);
-                    accumulate(&mut acc, &taps, weights);
-                }
+    let weights = &k.weights[block * block_len..][..block_len];
+    let bias = &k.bias[block * LANES..][..LANES];
+    let bias = [F32x4::load(bias), F32x4::load(&bias[4..])];
+    let lanes = LANES.min(cout - block * LANES);
+    for first in pixels.clone().step_by(PIXELS) {
+        let count = PIXELS.min(pixels.end - first);
+        // Tail tiles repeat their last pixel; its results are not stored.
+        let at: [(usize, usize); PIXELS] = std::array::from_fn(|p| {
+            let i = first + p.min(count - 1);
+            (i / g.cols, i % g.cols)
+        });
+        let reads = at.map(|(y, x_)| ((g.origin.0 + y * g.stride.0) * x.w + g.origin.1 + x_ * g.stride.1) * cin);
+        let mut acc = [bias; PIXELS];
+        for ky in 0..k.kh {
+            for kx in 0..k.kw {
+                let shift = (ky * x.w + kx) * cin;
+                let weights = &weights[(ky * k.kw + kx) * tap_len..][..tap_len];
+                let taps = reads.map(|r| &x.data[r + shift..][..cin]);
+                accumulate(&mut acc, &taps, weights);
             }
-            for (p, [mut lo, mut hi]) in acc.into_iter().enumerate().take(count) {
-                let (y, x_) = at[p];
-                let o = ((g.offset.0 + y * g.step) * g.width + g.offset.1 + x_ * g.step) * cout + n * LANES;
-                if let Some(r) = residual {
-                    lo = lo.add(F32x4::load(&r[o..]));
-                    hi = hi.add(F32x4::load(&r[o + 4..]));
-                }
-                if relu {
-                    (lo, hi) = (lo.relu(), hi.relu());
-                }
-                if lanes == LANES {
-                    lo.store(&mut out[o..]);
-                    hi.store(&mut out[o + 4..]);
-                } else {
-                    let mut values = [0.0; LANES];
-                    lo.store(&mut values);
-                    hi.store(&mut values[4..]);
-                    out[o..o + lanes].copy_from_slice(&values[..lanes]);
-                }
+        }
+        for (p, [mut lo, mut hi]) in acc.into_iter().enumerate().take(count) {
+            let (y, x_) = at[p];
+            let o = ((g.offset.0 + y * g.step) * g.width + g.offset.1 + x_ * g.step) * cout + block * LANES;
+            if let Some(r) = residual {
+                lo = lo.add(F32x4::load(&r[o..]));
+                hi = hi.add(F32x4::load(&r[o + 4..]));
+            }
+            if relu {
+                (lo, hi) = (lo.relu(), hi.relu());
+            }
+            // SAFETY: pieces write distinct (pixel, channel block) cells.
+            let dst = unsafe { out.slice(base + o, lanes) };
+            if lanes == LANES {
+                lo.store(dst);
+                hi.store(&mut dst[4..]);
+            } else {
+                let mut values = [0.0; LANES];
+                lo.store(&mut values);
+                hi.store(&mut values[4..]);
+                dst.copy_from_slice(&values[..lanes]);
             }
         }
     }
@@ -204,9 +247,8 @@ impl Winograd {
         let v = transform_input(&padded, th, tw);
         let mut m = vec![0.0; 16 * tiles * self.cout];
         let geometry = Geometry { rows: 1, cols: tiles, stride: (1, 1), origin: (0, 0), width: tiles, step: 1, offset: (0, 0) };
-        for ((input, kernel), m) in v.iter().zip(&self.kernels).zip(m.chunks_exact_mut(tiles * self.cout)) {
-            self::tiles(input, kernel, geometry, m, None, false);
-        }
+        let passes: Vec<Pass> = v.iter().zip(&self.kernels).enumerate().map(|(xi, (x, kernel))| Pass { x, kernel, geometry, base: xi * tiles * self.cout, residual: None, relu: false }).collect();
+        convolve(&passes, &mut m);
         let mut out = vec![0.0; x.h * x.w * self.cout];
         transform_output(&m, (th, tw), &self.bias, self.residual.then_some(x), (x.h, x.w), &mut out);
         Image::new(x.h, x.w, self.cout, out)
@@ -214,93 +256,105 @@ impl Winograd {
 }
 
 /// `Bᵀ d B` of every 4×4 input tile (stride 2), channel by channel: 16
-/// values of `1 × tiles × c`. Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
-#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
-#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
-#[inline(never)]
+/// values of `1 × tiles × c`, a row of tiles per task of the pool.
 fn transform_input(x: &Image, th: usize, tw: usize) -> Vec<Image> {
-    let c = x.c;
     let tiles = th * tw;
-    let mut v: Vec<Image> = (0..16).map(|_| Image::new(1, tiles, c, vec![0.0; tiles * c])).collect();
-    let mut rows = vec![0.0; 16 * c];
-    for ty in 0..th {
-        for tx in 0..tw {
-            let t = ty * tw + tx;
-            // Bᵀ d: combine the tile's four rows, per column and channel.
-            for col in 0..4 {
-                let d = |r: usize| &x.data[((2 * ty + r) * x.w + 2 * tx + col) * c..][..c];
-                let (d0, d1, d2, d3) = (d(0), d(1), d(2), d(3));
-                for ch in 0..c {
-                    rows[col * c + ch] = d0[ch] - d2[ch];
-                    rows[(4 + col) * c + ch] = d1[ch] + d2[ch];
-                    rows[(8 + col) * c + ch] = d2[ch] - d1[ch];
-                    rows[(12 + col) * c + ch] = d1[ch] - d3[ch];
-                }
-            }
-            // (Bᵀ d) B: the same on each row's four columns.
-            for r in 0..4 {
-                let e = |col: usize| &rows[(r * 4 + col) * c..][..c];
-                let (e0, e1, e2, e3) = (e(0), e(1), e(2), e(3));
-                let mut put = |xi: usize, a: &[f32], b: &[f32], sign: f32| {
-                    let dst = &mut v[r * 4 + xi].data[t * c..][..c];
-                    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
-                        *d = a + sign * b;
-                    }
-                };
-                put(0, e0, e2, -1.0);
-                put(1, e1, e2, 1.0);
-                put(2, e2, e1, -1.0);
-                put(3, e1, e3, -1.0);
-            }
-        }
-    }
+    let mut v: Vec<Image> = (0..16).map(|_| Image::new(1, tiles, x.c, vec![0.0; tiles * x.c])).collect();
+    let shared: Vec<_> = v.iter_mut().map(|v| crate::pool::Shared::new(&mut v.data)).collect();
+    crate::pool::for_each(th, |ty| transform_input_row(x, ty, tw, &shared));
+    drop(shared);
     v
 }
 
-/// `Aᵀ m A` of every tile's 16 products, + bias (+ residual), ReLU, into the
-/// output (tiles past an odd edge lose their second row or column).
-/// Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]].
+/// [`transform_input`] of the tiles in row `ty`.
+/// Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
 #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
 #[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[inline(never)]
-fn transform_output(m: &[f32], (th, tw): (usize, usize), bias: &[f32], residual: Option<&Image>, (h, w): (usize, usize), out: &mut [f32]) {
+fn transform_input_row(x: &Image, ty: usize, tw: usize, v: &[crate::pool::Shared<f32>]) {
+    let c = x.c;
+    let mut rows = vec![0.0; 16 * c];
+    for tx in 0..tw {
+        let t = ty * tw + tx;
+        // Bᵀ d: combine the tile's four rows, per column and channel.
+        for col in 0..4 {
+            let d = |r: usize| &x.data[((2 * ty + r) * x.w + 2 * tx + col) * c..][..c];
+            let (d0, d1, d2, d3) = (d(0), d(1), d(2), d(3));
+            for ch in 0..c {
+                rows[col * c + ch] = d0[ch] - d2[ch];
+                rows[(4 + col) * c + ch] = d1[ch] + d2[ch];
+                rows[(8 + col) * c + ch] = d2[ch] - d1[ch];
+                rows[(12 + col) * c + ch] = d1[ch] - d3[ch];
+            }
+        }
+        // (Bᵀ d) B: the same on each row's four columns.
+        for r in 0..4 {
+            let e = |col: usize| &rows[(r * 4 + col) * c..][..c];
+            let (e0, e1, e2, e3) = (e(0), e(1), e(2), e(3));
+            let put = |xi: usize, a: &[f32], b: &[f32], sign: f32| {
+                // SAFETY: tile `t` is in this task's row alone.
+                let dst = unsafe { v[r * 4 + xi].slice(t * c, c) };
+                for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+                    *d = a + sign * b;
+                }
+            };
+            put(0, e0, e2, -1.0);
+            put(1, e1, e2, 1.0);
+            put(2, e2, e1, -1.0);
+            put(3, e1, e3, -1.0);
+        }
+    }
+}
+
+/// `Aᵀ m A` of every tile's 16 products, + bias (+ residual), ReLU, into the
+/// output (tiles past an odd edge lose their second row or column), a row
+/// of tiles per task of the pool.
+fn transform_output(m: &[f32], tiles: (usize, usize), bias: &[f32], residual: Option<&Image>, size: (usize, usize), out: &mut [f32]) {
+    let out = crate::pool::Shared::new(out);
+    crate::pool::for_each(tiles.0, |ty| transform_output_row(m, ty, tiles, bias, residual, size, &out));
+}
+
+/// [`transform_output`] of the tiles in row `ty`. Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]].
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
+#[inline(never)]
+fn transform_output_row(m: &[f32], ty: usize, (th, tw): (usize, usize), bias: &[f32], residual: Option<&Image>, (h, w): (usize, usize), out: &crate::pool::Shared<f32>) {
     let c = bias.len();
     let tiles = th * tw;
     let mut s = vec![0.0; 8 * c];
-    for ty in 0..th {
-        for tx in 0..tw {
-            let t = ty * tw + tx;
-            let p = |xi: usize| &m[(xi * tiles + t) * c..][..c];
-            // Aᵀ m: two rows of four.
-            for col in 0..4 {
-                let (m0, m1, m2, m3) = (p(col), p(4 + col), p(8 + col), p(12 + col));
-                for ch in 0..c {
-                    s[col * c + ch] = m0[ch] + m1[ch] + m2[ch];
-                    s[(4 + col) * c + ch] = m1[ch] - m2[ch] - m3[ch];
-                }
+    for tx in 0..tw {
+        let t = ty * tw + tx;
+        let p = |xi: usize| &m[(xi * tiles + t) * c..][..c];
+        // Aᵀ m: two rows of four.
+        for col in 0..4 {
+            let (m0, m1, m2, m3) = (p(col), p(4 + col), p(8 + col), p(12 + col));
+            for ch in 0..c {
+                s[col * c + ch] = m0[ch] + m1[ch] + m2[ch];
+                s[(4 + col) * c + ch] = m1[ch] - m2[ch] - m3[ch];
             }
-            for r in 0..2 {
-                let y = 2 * ty + r;
-                if y >= h {
+        }
+        for r in 0..2 {
+            let y = 2 * ty + r;
+            if y >= h {
+                continue;
+            }
+            let row = |col: usize| &s[(r * 4 + col) * c..][..c];
+            let (s0, s1, s2, s3) = (row(0), row(1), row(2), row(3));
+            for dx in 0..2 {
+                let x_ = 2 * tx + dx;
+                if x_ >= w {
                     continue;
                 }
-                let row = |col: usize| &s[(r * 4 + col) * c..][..c];
-                let (s0, s1, s2, s3) = (row(0), row(1), row(2), row(3));
-                for dx in 0..2 {
-                    let x_ = 2 * tx + dx;
-                    if x_ >= w {
-                        continue;
+                let at = (y * w + x_) * c;
+                // SAFETY: output rows 2ty and 2ty + 1 are this task's alone.
+                let dst = unsafe { out.slice(at, c) };
+                let res = residual.map(|r| &r.data[at..at + c]);
+                for ch in 0..c {
+                    let mut value = bias[ch] + if dx == 0 { s0[ch] + s1[ch] + s2[ch] } else { s1[ch] - s2[ch] - s3[ch] };
+                    if let Some(res) = res {
+                        value += res[ch];
                     }
-                    let at = (y * w + x_) * c;
-                    let dst = &mut out[at..at + c];
-                    let res = residual.map(|r| &r.data[at..at + c]);
-                    for ch in 0..c {
-                        let mut value = bias[ch] + if dx == 0 { s0[ch] + s1[ch] + s2[ch] } else { s1[ch] - s2[ch] - s3[ch] };
-                        if let Some(res) = res {
-                            value += res[ch];
-                        }
-                        dst[ch] = value.max(0.0);
-                    }
+                    dst[ch] = value.max(0.0);
                 }
             }
         }
@@ -346,7 +400,7 @@ impl Conv {
         let geometry = Geometry { rows, cols, stride, origin: (0, 0), width: cols, step: 1, offset: (0, 0) };
         let mut out = vec![0.0; rows * cols * self.kernel.cout];
         let residual = self.residual.then_some(x.data.as_slice());
-        tiles(&input, &self.kernel, geometry, &mut out, residual, self.relu);
+        convolve(&[Pass { x: &input, kernel: &self.kernel, geometry, base: 0, residual, relu: self.relu }], &mut out);
         Image::new(rows, cols, self.kernel.cout, out)
     }
 }
@@ -429,6 +483,8 @@ impl Transposed {
         };
         let padded = x.padded([(top, need(x.h, oh)), (top, need(x.w, ow)), (0, 0)], 0.0);
         let mut out = vec![0.0; oh * ow * self.cout];
+        // The phases write interleaved pixels, never the same one.
+        let mut passes = Vec::new();
         for (i, py) in self.phases.iter().enumerate() {
             for (j, px) in self.phases.iter().enumerate() {
                 let geometry = Geometry {
@@ -440,9 +496,10 @@ impl Transposed {
                     step: s,
                     offset: (py.phase, px.phase),
                 };
-                tiles(&padded, &self.kernels[i * self.phases.len() + j], geometry, &mut out, None, true);
+                passes.push(Pass { x: &padded, kernel: &self.kernels[i * self.phases.len() + j], geometry, base: 0, residual: None, relu: true });
             }
         }
+        convolve(&passes, &mut out);
         Image::new(oh, ow, self.cout, out)
     }
 }
@@ -489,12 +546,18 @@ impl Net {
     }
 
     /// `batch` frames of mel `[1,80,16]` and face `[6,96,96]` → `[batch,3,96,96]`.
-    /// Frames are independent: each is a task for the thread pool, all
-    /// reading the one copy of the weights.
+    /// Frames are independent: with a frame for every thread, each is a
+    /// task for the thread pool, all reading the one copy of the weights;
+    /// with fewer (live, one frame at a time), each layer is shared out.
     pub fn run(&self, mel: &[f32], face: &[f32], batch: usize) -> Vec<f32> {
         let mel_len = mel.len() / batch;
         let face_len = face.len() / batch;
-        crate::pool::map(batch, |b| self.frame(&mel[b * mel_len..][..mel_len], &face[b * face_len..][..face_len])).concat()
+        let frame = |b: usize| self.frame(&mel[b * mel_len..][..mel_len], &face[b * face_len..][..face_len]);
+        if batch >= crate::pool::threads() {
+            crate::pool::map(batch, |b| crate::pool::alone(|| frame(b))).concat()
+        } else {
+            (0..batch).flat_map(frame).collect()
+        }
     }
 
     /// One frame, planar (CHW) in and out as the model's tensors are.

@@ -131,6 +131,25 @@ mod tests {
         }
     }
 
+    /// One frame a call, as live mode runs it: each layer is shared over
+    /// the thread pool's pieces (a batch shares frames instead).
+    #[test]
+    fn matches_the_original_one_frame_at_a_time() {
+        let generator = Generator::on_cpu(formula::weights(7)).unwrap();
+        let (mel_shape, mel) = npy("gen_mel.npy");
+        let (_, face) = npy("gen_face.npy");
+        let (_, expected) = npy("gen_out.npy");
+        let frames = mel_shape[0];
+        let mut max_err = 0.0f32;
+        for b in 0..frames {
+            let one = |values: &[f32]| values.chunks_exact(values.len() / frames).nth(b).unwrap().to_vec();
+            let got = block_on(generator.run(one(&mel), one(&face), 1)).unwrap();
+            max_err = got.iter().zip(&one(&expected)).map(|(a, b)| (a - b).abs()).fold(max_err, f32::max);
+        }
+        println!("generator parity (own CPU kernels, one frame a call, {} threads): max abs error {max_err:.3e}", crate::pool::threads());
+        assert!(max_err <= 1e-4, "max abs error {max_err}");
+    }
+
     #[test]
     fn matches_the_original_on_burns_cpu_backend() {
         let max_err = error_of(&Generator::on_device(formula::weights(7), &Device::flex()).unwrap());
