@@ -131,15 +131,23 @@ fn spin(until: impl Fn() -> bool) -> bool {
 }
 
 impl Pool {
-    /// Wake every thread blocked in [`Pool::sleep`] (the caller holds the lock).
+    /// Wake every thread blocked in [`Pool::idle`] (the caller holds the lock).
     fn wake(&self, state: &State) {
         if state.asleep > 0 {
             self.changed.notify_all();
         }
     }
 
-    /// Block until [`Pool::wake`].
-    fn sleep<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    /// Nothing to take: wait until a call is posted or `ready()`, first
+    /// watching for a while ([`spin`]), then blocked until [`Pool::wake`].
+    fn idle<'a>(&'a self, state: MutexGuard<'a, State>, ready: impl Fn() -> bool) -> MutexGuard<'a, State> {
+        let seen = self.posted.load(Ordering::Acquire);
+        drop(state);
+        let changed = spin(|| ready() || self.posted.load(Ordering::Acquire) != seen);
+        let mut state = lock(&self.state);
+        if changed || ready() || state.open_job().is_some() {
+            return state;
+        }
         state.asleep += 1;
         let mut state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
         state.asleep -= 1;
@@ -220,13 +228,7 @@ fn work_for(pool: &Pool) -> ! {
                 if let Some(job) = state.open_job() {
                     break job;
                 }
-                let seen = pool.posted.load(Ordering::Acquire);
-                drop(state);
-                let posted = spin(|| pool.posted.load(Ordering::Acquire) != seen);
-                state = lock(&pool.state);
-                if !posted && state.open_job().is_none() {
-                    state = pool.sleep(state);
-                }
+                state = pool.idle(state, || false);
             }
         };
         job.work(pool);
@@ -290,15 +292,7 @@ pub fn for_each(count: usize, task: impl Fn(usize) + Sync) {
                 other.work(pool);
                 state = lock(&pool.state);
             }
-            None => {
-                let seen = pool.posted.load(Ordering::Acquire);
-                drop(state);
-                let changed = spin(|| job.finished() || pool.posted.load(Ordering::Acquire) != seen);
-                state = lock(&pool.state);
-                if !changed && !job.finished() && state.open_job().is_none() {
-                    state = pool.sleep(state);
-                }
-            }
+            None => state = pool.idle(state, || job.finished()),
         }
     }
     drop(state);
