@@ -23,6 +23,11 @@ use pickle::Value;
 /// The tensors a file names, in its order, each a view of its bytes.
 pub type Tensors = Vec<(String, Rc<TensorRef>)>;
 
+/// Named tensors `(shape, values)` in the released state_dict's names: a
+/// generator's weights as read ([`Checkpoint::generator_weights`]), what
+/// `crate::generate` builds the network from.
+pub type Weights = std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// Random access to a file's bytes.
 pub trait Source {
     fn len(&self) -> u64;
@@ -176,8 +181,8 @@ impl DType {
     fn decode(self, b: &[u8]) -> f32 {
         match self {
             Self::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            Self::F16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
-            Self::BF16 => f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16),
+            Self::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            Self::BF16 => half::bf16::from_le_bytes([b[0], b[1]]).to_f32(),
             Self::F64 => f64::from_le_bytes(b[..8].try_into().unwrap()) as f32,
             Self::I64 => i64::from_le_bytes(b[..8].try_into().unwrap()) as f32,
             Self::I32 => i32::from_le_bytes(b[..4].try_into().unwrap()) as f32,
@@ -186,52 +191,6 @@ impl DType {
             Self::U8 | Self::Bool => b[0] as f32,
         }
     }
-}
-
-/// IEEE half to single, exactly (subnormals, infinities and NaN included).
-pub fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let mant = (h & 0x3ff) as u32;
-    let bits = match (exp, mant) {
-        (0, 0) => sign,
-        (0, m) => {
-            // Subnormal: m * 2^-24, exact in f32.
-            let v = m as f32 * f32::powi(2.0, -24);
-            return if sign != 0 { -v } else { v };
-        }
-        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
-        (e, m) => sign | ((e + 112) << 23) | (m << 13),
-    };
-    f32::from_bits(bits)
-}
-
-/// Single to IEEE half, rounding to nearest even; overflow becomes infinity.
-pub fn f32_to_f16(v: f32) -> u16 {
-    let bits = v.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let exp = ((bits >> 23) & 0xff) as i32;
-    let mant = bits & 0x7f_ffff;
-    if exp == 0xff {
-        // Infinity stays infinity; NaN keeps a quiet payload bit.
-        return sign | 0x7c00 | if mant != 0 { 0x200 | (mant >> 13) as u16 } else { 0 };
-    }
-    let e = exp - 127 + 15;
-    if e >= 0x1f {
-        return sign | 0x7c00;
-    }
-    // Normal halves keep 10 mantissa bits; subnormal ones shift the implicit
-    // bit in. Either way the dropped bits round to nearest, ties to even.
-    let (m, shift) = if e > 0 { (mant, 13) } else { (mant | 0x80_0000, (14 - e) as u32) };
-    if shift > 24 {
-        return sign;
-    }
-    let base = (m >> shift) as u16 | if e > 0 { (e as u16) << 10 } else { 0 };
-    let rest = m & ((1 << shift) - 1);
-    let half = 1 << (shift - 1);
-    let round_up = rest > half || (rest == half && base & 1 == 1);
-    // A carry out of the mantissa correctly bumps the exponent.
-    sign | (base + round_up as u16)
 }
 
 /// A storage named by the pickle: where its bytes are is the container's business.
@@ -385,7 +344,7 @@ impl<'s, S: Source + ?Sized> Checkpoint<'s, S> {
 
     /// Every tensor of the released generator, checked against its names and
     /// shapes first; nothing else in the file is read.
-    pub fn generator_weights(&self) -> Result<crate::generate::Weights, CheckpointError> {
+    pub fn generator_weights(&self) -> Result<Weights, CheckpointError> {
         if let identify::Identity::Other(message) = identify::identify(&self.tensors) {
             return Err(CheckpointError::WrongModel(message));
         }

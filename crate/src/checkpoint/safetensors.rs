@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 
-use super::{CheckpointError, DType, Entry, Source, StorageRef, TensorRef, Tensors, contiguous_strides, f32_to_f16};
+use super::{CheckpointError, DType, Entry, Source, StorageRef, TensorRef, Tensors, Weights, contiguous_strides};
 
 /// The reference implementation's limit; a real header is a few tens of KB.
 const MAX_HEADER: u64 = 100 << 20;
@@ -155,7 +155,7 @@ pub fn write<E>(
     for entry in entries {
         let bytes: Vec<u8> = match stored_dtype(entry, precision) {
             DType::I64 => entry.values.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect(),
-            DType::F16 => entry.values.iter().flat_map(|&v| f32_to_f16(v).to_le_bytes()).collect(),
+            DType::F16 => entry.values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
             _ => entry.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         };
         sink(&bytes)?;
@@ -166,7 +166,7 @@ pub fn write<E>(
 /// The generator's weights, in the released order and under the released
 /// names, so that the file also loads into the authors' PyTorch model.
 pub fn write_generator<E>(
-    weights: &crate::generate::Weights,
+    weights: &Weights,
     precision: Precision,
     metadata: &[(&str, &str)],
     sink: impl FnMut(&[u8]) -> Result<(), E>,

@@ -57,6 +57,16 @@ fn strided_views_are_read_through_offset_and_strides() {
     }
 }
 
+/// What the readers and writers rely on of the `half` crate's conversions
+/// (PyTorch's and safetensors' f16).
+fn f16_to_f32(h: u16) -> f32 {
+    half::f16::from_bits(h).to_f32()
+}
+
+fn f32_to_f16(v: f32) -> u16 {
+    half::f16::from_f32(v).to_bits()
+}
+
 #[test]
 fn float16_decoding_is_exact() {
     assert_eq!(f16_to_f32(0x3c00), 1.0);

@@ -311,7 +311,7 @@ impl Model {
         }
         Ok(Some(match t.dtype {
             DType::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
-            DType::F16 => data.chunks_exact(2).map(|b| crate::checkpoint::f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+            DType::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
             DType::I32 => data.chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
         }))
     }

@@ -17,7 +17,6 @@ use burn::tensor::wgpu::{WgpuSetup, wgpu};
 use wgpu::util::DeviceExt;
 
 use super::layers::{self, Kind, Layers};
-use crate::checkpoint::{f16_to_f32, f32_to_f16};
 use crate::nhwc::{Image, valid};
 
 const TRANSPOSED: u32 = 1;
@@ -76,14 +75,14 @@ impl Storage {
     fn bytes(self, values: &[f32]) -> Vec<u8> {
         match self {
             Self::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            Self::F16 => values.iter().flat_map(|&v| f32_to_f16(v).to_le_bytes()).collect(),
+            Self::F16 => values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
         }
     }
 
     fn values(self, bytes: &[u8]) -> Vec<f32> {
         match self {
             Self::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            Self::F16 => bytes.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+            Self::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         }
     }
 

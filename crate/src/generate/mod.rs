@@ -11,12 +11,10 @@ pub mod device;
 pub mod gpu;
 pub mod layers;
 
-use std::collections::HashMap;
-
 use burn::tensor::Device;
 
-/// Named tensors `(shape, values)` in the released state_dict's names.
-pub type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
+/// What the generator is built from: a checkpoint's tensors.
+pub use crate::checkpoint::Weights;
 
 /// Values in one frame of each input and of the output.
 pub const MEL_VALUES: usize = 80 * 16;
