@@ -7,7 +7,7 @@ PORT ?= 8080
 # Large files the browser tests need, written by the CLI (never committed).
 export WAV2LIP_FIXTURES ?= $(HOME)/.cache/wav2lip/fixtures
 
-.PHONY: setup wasm js models native serve dist test test-native test-e2e bench fuzz clean
+.PHONY: setup wasm js models native serve dist test test-native test-wasm test-e2e bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -41,10 +41,14 @@ native: setup
 serve: wasm js
 	PORT=$(PORT) node scripts/serve.mjs
 
-test: setup test-native wasm js test-e2e
+test: setup test-native test-wasm wasm js test-e2e
 
 test-native: models
 	cargo test --locked -p wav2lip
+
+# The core's unit tests marked for the browser, in Chromium (wasm-pack).
+test-wasm: models
+	bash scripts/test-wasm.sh
 
 # Needs `make wasm` first (`make test` does it).
 test-e2e: $(WAV2LIP_FIXTURES)/formula7.pth $(WAV2LIP_FIXTURES)/syncnet.pth $(WAV2LIP_FIXTURES)/talking.mp4

@@ -10,8 +10,9 @@ sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
 installed=()
 
 # --- Debian packages -------------------------------------------------------
-# ffmpeg and espeak-ng make the test clips (scripts/test-clips.sh).
-need=(chromium nodejs npm ffmpeg espeak-ng)
+# ffmpeg and espeak-ng make the test clips (scripts/test-clips.sh);
+# chromium-driver lets wasm-pack's test runner drive Chromium.
+need=(chromium chromium-driver nodejs npm ffmpeg espeak-ng)
 # Without a rustup wasm32 target, Debian's rustc-web builds std for wasm32 (TOOLCHAIN.md).
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   need+=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)
@@ -43,6 +44,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version"
   say "cargo install wasm-bindgen-cli $wb_version"
   cargo install wasm-bindgen-cli --version "$wb_version" --force
   installed+=("cargo: wasm-bindgen-cli $wb_version")
+fi
+
+# wasm-pack runs the core's unit tests in Chromium (scripts/test-wasm.sh).
+wasm_pack_version=0.15.1
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$wasm_pack_version" ]; then
+  say "cargo install wasm-pack $wasm_pack_version"
+  cargo install wasm-pack --version "$wasm_pack_version" --locked --force
+  installed+=("cargo: wasm-pack $wasm_pack_version")
 fi
 
 # --- Node packages (playwright-core, binaryen's wasm-opt), from the lockfile --

@@ -91,20 +91,25 @@ function memoryImport(bytes) {
   return { imported: false }; // a build that makes its own memory
 }
 
-// The builds (scripts/build-wasm.sh): the glue, and the module file by SIMD level.
+// The builds (scripts/build-wasm.sh) by SIMD level: each module with its
+// own glue (the glue names a build's closure shims by number, and the linker
+// numbers them differently in each build).
 const BUILDS = {
-  threads: { glue: './pkg/wav2lip_threads.js', module: { relaxed: './pkg/wav2lip_threads_bg.relaxed.wasm', simd128: './pkg/wav2lip_threads_bg.wasm' } },
-  gpu: { glue: './pkg/wav2lip.js', module: { simd128: './pkg/wav2lip_bg.wasm' } },
+  threads: {
+    relaxed: { glue: './pkg/wav2lip_threads_relaxed.js', module: './pkg/wav2lip_threads_relaxed_bg.wasm' },
+    simd128: { glue: './pkg/wav2lip_threads.js', module: './pkg/wav2lip_threads_bg.wasm' },
+  },
+  gpu: { simd128: { glue: './pkg/wav2lip.js', module: './pkg/wav2lip_bg.wasm' } },
 };
 
 /**
- * Compile and instantiate one build, on its own instance of the glue (`?`
- * and the SIMD level: two levels may be tried side by side).
+ * Compile and instantiate one build at a SIMD level, on that build's glue
+ * (two levels may be tried side by side: each has its own glue file).
  */
 async function start(name, simd) {
-  const build = BUILDS[name];
-  simd = build.module[simd] ? simd : 'simd128';
-  const [glue, response] = await Promise.all([import(`${build.glue}?${simd}`), fetch(new URL(build.module[simd], import.meta.url))]);
+  simd = BUILDS[name][simd] ? simd : 'simd128';
+  const build = BUILDS[name][simd];
+  const [glue, response] = await Promise.all([import(build.glue), fetch(new URL(build.module, import.meta.url))]);
   if (!response.ok) throw new Error(`the core's module could not be loaded (${response.status}); reload the page`);
   const bytes = new Uint8Array(await response.arrayBuffer());
   const limits = memoryImport(bytes);
@@ -112,7 +117,7 @@ async function start(name, simd) {
   const { shared } = limits;
   const memory = limits.imported ? new WebAssembly.Memory({ initial: limits.initial, maximum: limits.maximum, shared }) : undefined;
   const exports = await glue.default({ module_or_path: module, memory });
-  return { build: name, glue, simd, module, memory: memory ?? exports.memory, shared };
+  return { build: name, glue, glueUrl: new URL(build.glue, import.meta.url).href, simd, module, memory: memory ?? exports.memory, shared };
 }
 
 /** The best of 5 times (ms) of a fixed piece of the CPU loops in a started build. */
@@ -168,7 +173,7 @@ const spareCores = () => Math.max(0, (navigator.hardwareConcurrency || 1) - 1);
  * they have joined (`joined()`: how many threads the core counts, itself
  * included). Returns that count; threads that join later are used then.
  */
-export async function startThreads({ module, memory }, joined, count = spareCores()) {
+export async function startThreads({ glueUrl, module, memory }, joined, count = spareCores()) {
   for (let i = 0; i < count; i++) {
     const thread = new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module', name: `wav2lip thread ${i + 1}` });
     thread.onerror = (event) => {
@@ -176,7 +181,7 @@ export async function startThreads({ module, memory }, joined, count = spareCore
       event.preventDefault();
       console.warn(`a CPU thread failed to start: ${event.message}`);
     };
-    thread.postMessage({ module, memory });
+    thread.postMessage({ glue: glueUrl, module, memory });
   }
   const deadline = performance.now() + 10_000;
   while (joined() < count + 1 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -379,8 +379,11 @@ impl Job {
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
-    use crate::blocking::block_on;
+    use crate::testdata::block_on;
     use crate::testdata::{detector, pan_zoom_clip};
     use crate::detect::Rgba;
 

@@ -39,6 +39,11 @@ pub mod track;
 #[cfg(test)]
 mod testdata;
 
+// The tests marked for the browser run where the core runs: in a
+// dedicated worker (`wasm-pack test --headless --chrome`).
+#[cfg(all(test, target_family = "wasm"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
 #[cfg(not(target_family = "wasm"))]
 pub mod blocking;
 

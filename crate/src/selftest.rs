@@ -131,8 +131,11 @@ fn operand(len: usize, stream: u64) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
-    use crate::blocking::block_on;
+    use crate::testdata::block_on;
 
     #[test]
     fn reference_matches_a_hand_computed_convolution() {

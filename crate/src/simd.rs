@@ -131,3 +131,37 @@ impl F32x4 {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    // Also in Chromium: there `F32x4` is wasm's simd128 (and relaxed SIMD
+    // in that build), which the native tests never reach.
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn lanes_match_scalar_arithmetic() {
+        let a = [1.5f32, -2.25, 3.0e-3, 7.0];
+        let b = [-0.5f32, 4.0, 1.0e3, -3.5];
+        let c = [0.125f32, -1.0, 2.5, 0.0];
+        let lanes = |v: F32x4| v.to_array();
+        let (va, vb, vc) = (F32x4::load(&a), F32x4::load(&b), F32x4::load(&c));
+        for i in 0..4 {
+            assert_eq!(lanes(va.add(vb))[i], a[i] + b[i]);
+            assert_eq!(lanes(va.mul(vb))[i], a[i] * b[i]);
+            assert_eq!(lanes(va.max(vb))[i], a[i].max(b[i]));
+            assert_eq!(lanes(va.relu())[i], a[i].max(0.0));
+            assert_eq!(lanes(F32x4::splat(b[1]))[i], b[1]);
+            assert_eq!(lanes(F32x4::load_splat(&c[2]))[i], c[2]);
+            // Fused (relaxed SIMD, where the machine has FMA) or not: the
+            // exact value, rounded once or twice.
+            let exact = c[i] as f64 + a[i] as f64 * b[i] as f64;
+            let got = lanes(vc.mul_add(va, vb))[i] as f64;
+            assert!((got - exact).abs() <= exact.abs() * 2.0 * f32::EPSILON as f64, "lane {i}: {got} vs {exact}");
+        }
+        let mut out = [9.0f32; 6];
+        va.store(&mut out[1..]);
+        assert_eq!(out, [9.0, a[0], a[1], a[2], a[3], 9.0]);
+    }
+}

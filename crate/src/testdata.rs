@@ -1,11 +1,66 @@
 //! The files the unit tests read: the repository's fixtures, and the face
 //! detector's weights from the npm package `make setup` installs.
+//!
+//! Natively they are read from disk. In the browser (`wasm-pack test`)
+//! there is no file system: the same files are compiled into the test
+//! module, so the same tests read the same bytes there.
 
 use crate::detect;
 
+/// The core's futures to completion (natively: poll, park, repeat).
+#[cfg(not(target_family = "wasm"))]
+pub use crate::blocking::block_on;
+
+/// The core's futures to completion, in the browser: one poll. The CPU
+/// path's futures are ready at once; one that waits on the browser (a
+/// GPU read-back) cannot be waited for here: such a test is an async test.
+#[cfg(target_family = "wasm")]
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("this future waits on the browser: await it in an async test"),
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn read(path: &str) -> Option<Vec<u8>> {
+    std::fs::read(format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))).ok()
+}
+
+#[cfg(target_family = "wasm")]
+fn read(path: &str) -> Option<Vec<u8>> {
+    macro_rules! compiled_in {
+        ($($file:literal),* $(,)?) => {
+            match path {
+                $($file => Some(include_bytes!(concat!("../../", $file)).to_vec()),)*
+                _ => None,
+            }
+        };
+    }
+    compiled_in![
+        "tests/fixtures/astronaut.png",
+        "tests/fixtures/crop96_cv2.npy",
+        "tests/fixtures/gen_face.npy",
+        "tests/fixtures/gen_mel.npy",
+        "tests/fixtures/gen_out.npy",
+        "tests/fixtures/layout_expected.json",
+        "tests/fixtures/layout_fp16.pth",
+        "tests/fixtures/layout_legacy.pth",
+        "tests/fixtures/layout_zip.pth",
+        "tests/fixtures/mel_full.npy",
+        "tests/fixtures/spec.safetensors",
+        "tests/fixtures/speech16k.wav",
+        "tests/fixtures/speech44k_stereo.wav",
+        "node_modules/@mediapipe/face_detection/face_detection_short_range.tflite",
+        "www/lib/face_landmark.tflite",
+        "www/lib/geometry_pipeline_metadata_landmarks.binarypb",
+    ]
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = format!("tests/fixtures/{name}");
+    read(&path).unwrap_or_else(|| panic!("{path}: missing"))
 }
 
 /// A `.npy` fixture: shape and values.
@@ -20,8 +75,7 @@ pub fn astronaut() -> (Vec<u8>, usize, usize) {
 
 /// `face_detection_short_range.tflite`.
 pub fn detector_model() -> Vec<u8> {
-    let path = format!("{}/../{}", env!("CARGO_MANIFEST_DIR"), detect::PACKAGE_MODEL);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run `make setup`: it installs the npm package)"))
+    read(detect::PACKAGE_MODEL).unwrap_or_else(|| panic!("{}: missing (run `make setup`: it installs the npm package)", detect::PACKAGE_MODEL))
 }
 
 pub fn detector() -> detect::Detector {
@@ -72,8 +126,7 @@ pub fn pseudo(n: usize, seed: u32) -> Vec<f32> {
 
 /// A file `make js` extracts into `www/lib/` (from the npm packages).
 fn extracted(path: &str) -> Vec<u8> {
-    let path = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run `make models`: it takes the face mesh's files out of the npm package)"))
+    read(path).unwrap_or_else(|| panic!("{path}: missing (run `make models`: it takes the face mesh's files out of the npm package)"))
 }
 
 /// Face Mesh, from `face_landmark.tflite` and the canonical face.

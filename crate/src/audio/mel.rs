@@ -287,6 +287,9 @@ fn normalise(mel: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

@@ -17,6 +17,9 @@ pub mod wav;
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::chunks::{FrameClock, chunk_starts};
     use super::mel::{Mel, MelSpectrogram, N_MELS};
     use super::voice::VoiceBuilder;

@@ -133,6 +133,9 @@ const FULL_SCALE: f32 = 32767.0 / 32768.0;
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::audio::mel::N_MELS;
 

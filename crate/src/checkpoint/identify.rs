@@ -81,6 +81,9 @@ pub fn identify(tensors: &[(String, std::rc::Rc<TensorRef>)]) -> Identity {
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::checkpoint::{DType, StorageRef, contiguous_strides};
     use std::rc::Rc;

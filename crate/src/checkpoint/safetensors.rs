@@ -2,23 +2,27 @@
 //! header naming each tensor's dtype, shape and byte range, then the raw
 //! data. Nothing in it can execute, which is why the app caches converted
 //! models in this format (and `wav2lip convert` writes it).
+//!
+//! The header is the `safetensors` crate's own `Metadata`: its parser and
+//! its checks (tensors laid end to end from offset 0, each range exactly
+//! dtype × shape bytes). Its whole-file entry points are not used: they
+//! take the file as one buffer (`SafeTensors::read_metadata` refuses a
+//! buffer shorter than the file) and write it as one (`serialize`), and in
+//! the browser the model is read by byte range from the user's file and
+//! written to OPFS a tensor at a time, so that no second copy of 145 MB is
+//! ever held. Here the header is read by range and parsed with the crate,
+//! and the data is read and written around it.
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use serde::Deserialize;
+use safetensors::Dtype;
+use safetensors::tensor::{Metadata, TensorInfo};
 
 use super::{CheckpointError, DType, Entry, Source, StorageRef, TensorRef, Tensors, Weights, contiguous_strides};
 
 /// The reference implementation's limit; a real header is a few tens of KB.
 const MAX_HEADER: u64 = 100 << 20;
-
-#[derive(Deserialize)]
-struct Info {
-    dtype: String,
-    shape: Vec<u64>,
-    data_offsets: [u64; 2],
-}
 
 pub struct Layout {
     /// Absolute file offset of each tensor's bytes, by tensor name.
@@ -29,34 +33,36 @@ fn malformed(what: String) -> CheckpointError {
     CheckpointError::Malformed(format!("safetensors: {what}"))
 }
 
-fn dtype_named(name: &str) -> Option<DType> {
-    Some(match name {
-        "F32" => DType::F32,
-        "F16" => DType::F16,
-        "BF16" => DType::BF16,
-        "F64" => DType::F64,
-        "I64" => DType::I64,
-        "I32" => DType::I32,
-        "I16" => DType::I16,
-        "I8" => DType::I8,
-        "U8" => DType::U8,
-        "BOOL" => DType::Bool,
+/// The element types PyTorch checkpoints hold; the format's others (fp8,
+/// unsigned, complex…) are refused by name.
+fn dtype_of(dtype: Dtype) -> Option<DType> {
+    Some(match dtype {
+        Dtype::F32 => DType::F32,
+        Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
+        Dtype::F64 => DType::F64,
+        Dtype::I64 => DType::I64,
+        Dtype::I32 => DType::I32,
+        Dtype::I16 => DType::I16,
+        Dtype::I8 => DType::I8,
+        Dtype::U8 => DType::U8,
+        Dtype::BOOL => DType::Bool,
         _ => return None,
     })
 }
 
-fn dtype_name(dtype: DType) -> &'static str {
+fn dtype_for(dtype: DType) -> Dtype {
     match dtype {
-        DType::F32 => "F32",
-        DType::F16 => "F16",
-        DType::BF16 => "BF16",
-        DType::F64 => "F64",
-        DType::I64 => "I64",
-        DType::I32 => "I32",
-        DType::I16 => "I16",
-        DType::I8 => "I8",
-        DType::U8 => "U8",
-        DType::Bool => "BOOL",
+        DType::F32 => Dtype::F32,
+        DType::F16 => Dtype::F16,
+        DType::BF16 => Dtype::BF16,
+        DType::F64 => Dtype::F64,
+        DType::I64 => Dtype::I64,
+        DType::I32 => Dtype::I32,
+        DType::I16 => Dtype::I16,
+        DType::I8 => Dtype::I8,
+        DType::U8 => Dtype::U8,
+        DType::Bool => Dtype::BOOL,
     }
 }
 
@@ -74,34 +80,29 @@ impl Layout {
         }
         let header = source.read_at(8, size as usize)?;
         let data_start = 8 + size;
-        let data_len = source.len() - data_start;
-        let mut entries: HashMap<String, serde_json::Value> =
-            serde_json::from_slice(&header).map_err(|e| malformed(format!("the header is not a JSON object ({e})")))?;
-        entries.remove("__metadata__");
-
-        let mut tensors = Vec::with_capacity(entries.len());
-        let mut offsets = HashMap::with_capacity(entries.len());
-        for (name, value) in entries {
-            let info = Info::deserialize(value).map_err(|e| malformed(format!("entry {name:?}: {e}")))?;
-            let dtype = dtype_named(&info.dtype).ok_or_else(|| malformed(format!("{name:?} has unknown dtype {}", info.dtype)))?;
-            let [begin, end] = info.data_offsets;
-            let numel = info.shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d));
-            let bytes = numel.and_then(|n| n.checked_mul(dtype.size() as u64));
-            if begin > end || end > data_len || bytes != Some(end - begin) {
-                return Err(if end > data_len && begin <= end {
-                    super::past_end(data_start + begin, (end - begin) as usize, source.len())
-                } else {
-                    malformed(format!("{name:?}: bytes {begin}..{end} do not hold a {:?} {} tensor", info.shape, info.dtype))
-                });
-            }
-            let shape: Vec<usize> = info.shape.iter().map(|&d| d as usize).collect();
-            let storage = StorageRef { key: name.clone(), dtype, numel: numel.unwrap() };
-            let stride = contiguous_strides(&shape);
-            tensors.push((name.clone(), Rc::new(TensorRef::new(storage, 0, shape, stride)?)));
-            offsets.insert(name, data_start + begin);
+        let metadata: Metadata = serde_json::from_slice(&header).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => malformed(format!("the header does not describe its tensors as the format does ({e})")),
+            _ => malformed(format!("the header is not a JSON object ({e})")),
+        })?;
+        // The crate has checked that the ranges lie end to end; the last
+        // must end inside the file.
+        let data_len = metadata.data_len() as u64;
+        if data_start + data_len > source.len() {
+            return Err(super::past_end(data_start, data_len as usize, source.len()));
         }
-        // JSON objects have no order; a stable one keeps summaries reproducible.
-        tensors.sort_by_key(|(_, t)| offsets[&t.storage.key]);
+
+        let names = metadata.offset_keys();
+        let mut tensors = Vec::with_capacity(names.len());
+        let mut offsets = HashMap::with_capacity(names.len());
+        for name in names {
+            let info = metadata.info(&name).expect("a name the metadata listed");
+            let dtype = dtype_of(info.dtype).ok_or_else(|| malformed(format!("{name:?} has a dtype PyTorch checkpoints do not use ({:?})", info.dtype)))?;
+            let numel = info.shape.iter().product::<usize>() as u64;
+            let storage = StorageRef { key: name.clone(), dtype, numel };
+            let stride = contiguous_strides(&info.shape);
+            tensors.push((name.clone(), Rc::new(TensorRef::new(storage, 0, info.shape.clone(), stride)?)));
+            offsets.insert(name, data_start + info.data_offsets.0 as u64);
+        }
         Ok((tensors, Self { offsets }))
     }
 
@@ -134,19 +135,19 @@ pub fn write<E>(
     metadata: &[(&str, &str)],
     mut sink: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut header = serde_json::Map::new();
-    let meta: serde_json::Map<_, _> = metadata.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect();
-    header.insert("__metadata__".into(), meta.into());
-    let mut offset = 0u64;
-    for entry in entries {
-        let dtype = stored_dtype(entry, precision);
-        let end = offset + (entry.values.len() * dtype.size()) as u64;
-        header.insert(
-            entry.name.into(),
-            serde_json::json!({ "dtype": dtype_name(dtype), "shape": entry.shape, "data_offsets": [offset, end] }),
-        );
-        offset = end;
-    }
+    let mut offset = 0;
+    let tensors = entries
+        .iter()
+        .map(|entry| {
+            let dtype = stored_dtype(entry, precision);
+            let end = offset + entry.values.len() * dtype.size();
+            let info = TensorInfo { dtype: dtype_for(dtype), shape: entry.shape.to_vec(), data_offsets: (offset, end) };
+            offset = end;
+            (entry.name.to_string(), info)
+        })
+        .collect();
+    let metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let header = Metadata::new(Some(metadata), tensors).expect("tensors laid end to end, each its dtype × shape");
     let mut json = serde_json::to_vec(&header).expect("a JSON map serialises");
     // Padding keeps the data 8-byte aligned, as the reference writer does.
     json.resize(json.len().next_multiple_of(8), b' ');

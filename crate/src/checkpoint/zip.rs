@@ -2,6 +2,17 @@
 //! storage, `<name>/data/<key>`, all stored uncompressed. Only the central
 //! directory and the entries asked for are read; compressed entries are
 //! refused, so nothing is ever inflated (no zip bombs).
+//!
+//! Why not the `zip` crate: of it we would use only the central directory.
+//! PyTorch stores every entry uncompressed, and a compressed one is refused
+//! here anyway, so its decompressors (its default features) would be
+//! dead weight, and without them it still brings crc32fast, indexmap,
+//! memchr, displaydoc and thiserror into the wasm module. Its archive is
+//! opened over `Read + Seek` and hands entries out as streams; the reader
+//! here needs each storage's absolute offset, to read one tensor's bytes
+//! by range (`Blob.slice` in the browser) from a 436 MB file. What is left
+//! to write is this: two record layouts and zip64's sizes, bounds-checked
+//! and under `make fuzz`.
 
 use std::collections::HashMap;
 

@@ -105,6 +105,9 @@ fn weighted_nms(mut detections: Vec<Detection>, threshold: f32) -> Vec<Detection
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
 
     #[test]

@@ -236,6 +236,9 @@ pub fn prelu(mut x: Image, alpha: &[f32]) -> Image {
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::testdata::pseudo;
 

@@ -135,8 +135,8 @@ fn letterbox(image: &Rgba, size: usize) -> Result<(Image, Letterbox), String> {
 }
 
 /// A PNG file as RGBA (the CLI's and the tests' way in; the browser decodes
-/// images itself).
-#[cfg(not(target_family = "wasm"))]
+/// images itself, but the tests run there read their photo with this too).
+#[cfg(any(not(target_family = "wasm"), test))]
 pub fn read_png(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::normalize_to_color8() | png::Transformations::ALPHA);
@@ -155,6 +155,9 @@ pub fn read_png(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::testdata::{astronaut, detector, detector_model};
 

@@ -6,6 +6,14 @@
 //! FlatBuffers in brief: a table starts with an i32 pointing back to its
 //! vtable (u16 sizes, then one u16 offset per field, 0 = absent); offsets to
 //! tables, vectors and strings are u32 relative to where they are stored.
+//!
+//! Why not a reader generated from TFLite's `schema.fbs` (`flatbuffers`
+//! with flatc, or `planus`): it means either committing TensorFlow's schema
+//! and thousands of lines generated from it, or a code generator in the
+//! build (flatc is C++; planus-cli one more install), to read the six
+//! fields of five tables the detector and the mesh use. Reading those by
+//! hand with every offset checked is the smaller thing to trust, and it is
+//! fuzzed (`make fuzz`).
 
 /// Why a file could not be read as a TFLite model.
 #[derive(Debug, Clone, PartialEq)]

@@ -598,6 +598,9 @@ fn concat(a: &Image, b: &Image) -> Image {
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
     use crate::testdata::pseudo;
 

@@ -84,8 +84,11 @@ impl Generator {
 
 #[cfg(test)]
 mod tests {
+    // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
+    #[cfg(target_family = "wasm")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
-    use crate::blocking::block_on;
+    use crate::testdata::block_on;
     use crate::formula;
     use crate::testdata::npy;
 

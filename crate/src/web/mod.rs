@@ -23,6 +23,9 @@ mod model;
 mod sound;
 mod voice;
 
+#[cfg(test)]
+mod tests;
+
 thread_local! {
     /// burn registers one WebGPU runtime per page; a second init fails, so the
     /// device is created once and cloned. The generator's own kernels run on

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The core's unit tests that are marked for the browser (`wasm_bindgen_test`,
+# or `#[test]` where a module imports it as `test`), built for wasm32 by
+# `wasm-pack test` and run by wasm-bindgen-test-runner in Debian's Chromium
+# through chromedriver, in a dedicated worker as the app runs the core,
+# with WebGPU on (Chromium's software adapter here: the tests keep
+# batches small). The WebGPU build's code (`--features webgpu`): the CPU
+# path single-threaded, and the GPU path. Then all again with relaxed SIMD
+# in the CPU loops (`--features relaxed-simd`, as the threads build has
+# it; webgpu kept, so that only this crate is rebuilt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target_root=${CARGO_TARGET_DIR:-$HOME/.cache/wav2lip/target}
+# Its own target dir: the test profile and the tests' features rebuild
+# what they touch, and would otherwise undo the release builds' artifacts.
+export CARGO_TARGET_DIR=$target_root/wasm-test
+# std from source, as in scripts/build-wasm.sh.
+export RUSTC_BOOTSTRAP=1
+# No debug info: a test module with it is several times larger and slower
+# to bind, and panics name their functions without it.
+export CARGO_PROFILE_DEV_DEBUG=false
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  # Debian's rustc-web (TOOLCHAIN.md): /usr/bin before rustup's shims.
+  export PATH=/usr/bin:$PATH
+fi
+
+# Chromium as the other browser tests start it (tests/e2e/harness.mjs):
+# no background services, WebGPU on. The runner adds headless and no-sandbox.
+webdriver=$(mktemp --suffix=.json)
+trap 'rm -f "$webdriver"' EXIT
+cat > "$webdriver" <<JSON
+{
+  "goog:chromeOptions": {
+    "binary": "${CHROMIUM:-/usr/bin/chromium}",
+    "args": ["enable-unsafe-webgpu", "no-first-run", "disable-background-networking",
+             "disable-component-update", "disable-sync", "disable-quic"]
+  }
+}
+JSON
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON=$webdriver
+# For the whole run, not one test: the generator on the software adapter
+# and the unoptimised std take minutes.
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-1800}
+
+run() {
+  wasm-pack --log-level warn test --headless --chrome --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" --mode no-install crate \
+    --locked --lib -Zbuild-std=std,panic_abort "$@"
+}
+# --nocapture: the tests' figures (parity) are printed, as natively.
+run --features webgpu -- --nocapture
+run --features webgpu,relaxed-simd -- --nocapture
