@@ -117,7 +117,7 @@ async function start(name, simd) {
   const { shared } = limits;
   const memory = limits.imported ? new WebAssembly.Memory({ initial: limits.initial, maximum: limits.maximum, shared }) : undefined;
   const exports = await glue.default({ module_or_path: module, memory });
-  return { build: name, glue, glueUrl: new URL(build.glue, import.meta.url).href, simd, module, memory: memory ?? exports.memory, shared };
+  return { build: name, glue, simd, module, memory: memory ?? exports.memory, shared };
 }
 
 /** The best of 5 times (ms) of a fixed piece of the CPU loops in a started build. */
@@ -173,7 +173,9 @@ const spareCores = () => Math.max(0, (navigator.hardwareConcurrency || 1) - 1);
  * they have joined (`joined()`: how many threads the core counts, itself
  * included). Returns that count; threads that join later are used then.
  */
-export async function startThreads({ glueUrl, module, memory }, joined, count = spareCores()) {
+export async function startThreads({ build, simd, module, memory }, joined, count = spareCores()) {
+  // The threads load the same build's glue (by its full address: they are other workers).
+  const glue = new URL(BUILDS[build][simd].glue, import.meta.url).href;
   for (let i = 0; i < count; i++) {
     const thread = new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module', name: `wav2lip thread ${i + 1}` });
     thread.onerror = (event) => {
@@ -181,7 +183,7 @@ export async function startThreads({ glueUrl, module, memory }, joined, count = 
       event.preventDefault();
       console.warn(`a CPU thread failed to start: ${event.message}`);
     };
-    thread.postMessage({ glue: glueUrl, module, memory });
+    thread.postMessage({ glue, module, memory });
   }
   const deadline = performance.now() + 10_000;
   while (joined() < count + 1 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -3,6 +3,7 @@
 //! written) without the authors' research-licensed file. The recipe is
 //! `shared/oracle/README.md`'s; `gen_out.npy` is the authors' code run with it.
 
+use crate::checkpoint::Entry;
 use crate::checkpoint::identify::generator_entries;
 
 pub fn splitmix64(x: u64) -> u64 {
@@ -51,4 +52,13 @@ pub fn generator(seed: u64) -> impl Iterator<Item = (&'static str, Vec<usize>, V
 /// The same, keyed by name, as the generator loads them.
 pub fn weights(seed: u64) -> crate::generate::Weights {
     generator(seed).map(|(name, shape, values)| (name.to_string(), (shape, values))).collect()
+}
+
+/// The formula generator as a checkpoint in the released layout (the 2020
+/// legacy format), with `optimizer_floats` of optimizer state for a reader
+/// to skip.
+pub fn legacy_checkpoint(seed: u64, optimizer_floats: usize) -> Vec<u8> {
+    let weights: Vec<_> = generator(seed).collect();
+    let entries: Vec<Entry> = weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
+    crate::checkpoint::writer::legacy_checkpoint(&entries, optimizer_floats)
 }

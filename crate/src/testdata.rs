@@ -63,6 +63,13 @@ pub fn fixture(name: &str) -> Vec<u8> {
     read(&path).unwrap_or_else(|| panic!("{path}: missing"))
 }
 
+/// `speech16k.wav`, 16-bit PCM as librosa loads it: divided by 32768.
+pub fn speech16k() -> Vec<f32> {
+    let reader = hound::WavReader::new(std::io::Cursor::new(fixture("speech16k.wav"))).unwrap();
+    assert_eq!((reader.spec().sample_rate, reader.spec().channels), (16_000, 1));
+    reader.into_samples::<i16>().map(|s| s.unwrap() as f32 / 32768.0).collect()
+}
+
 /// A `.npy` fixture: shape and values.
 pub fn npy(name: &str) -> (Vec<usize>, Vec<f32>) {
     crate::npy::read_f32(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))

@@ -23,14 +23,7 @@ mod tests {
     use super::chunks::{FrameClock, chunk_starts};
     use super::mel::{Mel, MelSpectrogram, N_MELS};
     use super::voice::VoiceBuilder;
-    use crate::testdata::{fixture, npy};
-
-    /// 16-bit PCM as librosa loads it: divided by 32768.
-    fn speech16k() -> Vec<f32> {
-        let reader = hound::WavReader::new(std::io::Cursor::new(fixture("speech16k.wav"))).unwrap();
-        assert_eq!((reader.spec().sample_rate, reader.spec().channels), (16_000, 1));
-        reader.into_samples::<i16>().map(|s| s.unwrap() as f32 / 32768.0).collect()
-    }
+    use crate::testdata::{fixture, npy, speech16k};
 
     #[test]
     fn mel_matches_the_original() {

@@ -163,18 +163,14 @@ mod tests {
 mod checkpoint_tests {
     use super::tests::error_against_the_original;
     use crate::checkpoint::safetensors::{Precision, write_generator};
-    use crate::checkpoint::writer::legacy_checkpoint;
-    use crate::checkpoint::{Checkpoint, Entry, Format};
+    use crate::checkpoint::{Checkpoint, Format};
     use crate::formula;
 
     /// The formula weights written in the released layout (legacy format, with
     /// an optimizer to skip) and read back: the same tensors, bit for bit.
     #[test]
     fn a_legacy_checkpoint_in_the_released_layout_loads_the_same_weights() {
-        let weights: Vec<_> = formula::generator(7).collect();
-        let entries: Vec<Entry> =
-            weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
-        let file = legacy_checkpoint(&entries, 1000);
+        let file = formula::legacy_checkpoint(7, 1000);
         let checkpoint = Checkpoint::open(file.as_slice()).unwrap();
         assert_eq!(checkpoint.format, Format::Legacy);
         let summary = checkpoint.summary();

@@ -9,12 +9,10 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::{detect, model, voice};
-use crate::checkpoint::Entry;
-use crate::checkpoint::writer::legacy_checkpoint;
 use crate::formula;
 #[cfg(feature = "webgpu")]
 use crate::generate::gpu::Storage;
-use crate::testdata::{astronaut, detector_model, fixture, npy};
+use crate::testdata::{astronaut, detector_model, npy, speech16k};
 
 fn plain(value: JsValue) -> Value {
     serde_wasm_bindgen::from_value(value).expect("a plain JS object")
@@ -24,8 +22,7 @@ fn plain(value: JsValue) -> Value {
 /// pieces of uneven size), gives the original's spectrogram.
 #[wasm_bindgen_test]
 fn the_voice_pushed_in_pieces_gives_the_originals_mel() {
-    let reader = hound::WavReader::new(std::io::Cursor::new(fixture("speech16k.wav"))).unwrap();
-    let samples: Vec<f32> = reader.into_samples::<i16>().map(|s| s.unwrap() as f32 / 32768.0).collect();
+    let samples = speech16k();
     assert!(voice::voice_push(&samples[..10]).is_err(), "a push before voiceStart is refused");
     voice::voice_start(16_000, 1, Some(samples.len() as f64 / 16_000.0)).unwrap();
     let mut rest = samples.as_slice();
@@ -84,11 +81,8 @@ fn reader(file: Vec<u8>, handed: std::rc::Rc<std::cell::Cell<u64>>) -> Function 
 /// generator's bytes are read. Then `generate` on `frames` frames of the
 /// authors' fixture: the largest difference from their output.
 async fn load_and_generate(frames: usize) -> f32 {
-    let weights: Vec<_> = formula::generator(7).collect();
-    let entries: Vec<Entry> = weights.iter().map(|(name, shape, values)| Entry { name, shape, values }).collect();
     let optimizer = 4_000_000;
-    let file = legacy_checkpoint(&entries, optimizer);
-    drop(weights);
+    let file = formula::legacy_checkpoint(7, optimizer);
     let size = file.len() as f64;
     let handed = std::rc::Rc::default();
     let read = reader(file, std::rc::Rc::clone(&handed));
