@@ -71,7 +71,8 @@ $(WAV2LIP_FIXTURES)/talking.mp4: scripts/test-clips.sh tests/fixtures/astronaut.
 	bash scripts/test-clips.sh $(WAV2LIP_FIXTURES)
 
 # Speed and load-time figures, generator and audio: natively (CPU), then in
-# Chromium; the picture-quality settings' PSNR; memory over jobs back to back.
+# Chromium; the picture-quality settings' PSNR; memory over jobs back to back;
+# live mode's latency and rate.
 bench: native wasm js $(WAV2LIP_FIXTURES)/formula7-released-size.pth $(WAV2LIP_FIXTURES)/talking.mp4
 	$(CARGO_TARGET_DIR)/release/wav2lip bench --device cpu
 	$(CARGO_TARGET_DIR)/release/wav2lip bench audio
@@ -81,6 +82,7 @@ bench: native wasm js $(WAV2LIP_FIXTURES)/formula7-released-size.pth $(WAV2LIP_F
 	node tests/bench/audio.mjs
 	node tests/bench/quality.mjs
 	node tests/bench/soak.mjs
+	node tests/bench/live.mjs
 
 $(WAV2LIP_FIXTURES)/formula7-released-size.pth:
 	mkdir -p $(WAV2LIP_FIXTURES)

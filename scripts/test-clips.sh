@@ -7,6 +7,11 @@
 #   silent.mp4     talking.mp4 without its sound
 #   truncated.mp4  the first half of talking.mp4's bytes (an interrupted copy)
 #   short.wav      under a second of the voice, for quick whole jobs
+#   camera.y4m     live mode's camera (Chromium's fake capture device): the
+#                  photo still, cropped to 640×360 (as turning.mp4), 1 s at 25 fps (looped);
+#                  camera.png is its first frame, for the file job it is
+#                  compared with
+#   mic.wav        live mode's microphone: the voice at 48 kHz mono (looped)
 #   turning.mp4    3 s, 640×360: the photo's face towards the camera, then
 #                  turned in depth (`wav2lip turn-face --yaw 50`, which the
 #                  mesh reads as about 25°) from 1 s to 2 s, then back
@@ -44,6 +49,9 @@ done
 ff -i "$tmp/front.mp4" -i "$tmp/turned.mp4" -i "$tmp/voice.wav" \
   -filter_complex "[0:v][1:v][0:v]concat=n=3:v=1[v]" -map '[v]' -map 2:a -t 3 \
   -c:v libx264 -preset veryfast -crf 18 -c:a aac -b:a 96k "$out/turning.mp4"
+ff -loop 1 -framerate 25 -i "$here/tests/fixtures/astronaut.png" -t 1 -vf "crop=384:216:33:0,scale=640:360,format=yuv420p" "$out/camera.y4m"
+ff -i "$out/camera.y4m" -frames:v 1 "$out/camera.png"
+ff -i "$tmp/voice.wav" -ar 48000 -ac 1 -c:a pcm_s16le "$out/mic.wav"
 size=$(stat -c %s "$out/talking.mp4")
 head -c $((size / 2)) "$out/talking.mp4" > "$out/truncated.mp4"
 

@@ -15,7 +15,7 @@ import { openSoundtrack } from './soundtrack.js';
 const PHOTO_FPS = 25;
 
 /** What the file says about itself: the authors asked that it be disclosed. */
-const DISCLOSURE = 'AI-generated: the lip movements were synthesised by Wav2Lip (Prajwal et al., 2020) in Wav2Lip studio.';
+export const DISCLOSURE = 'AI-generated: the lip movements were synthesised by Wav2Lip (Prajwal et al., 2020) in Wav2Lip studio.';
 
 export class Cancelled extends Error {
   constructor() {
@@ -91,7 +91,7 @@ async function named(file, work) {
 }
 
 /** The label's picture, sized for frames `height` pixels tall: RGBA bytes. */
-function drawLabel(height) {
+export function drawLabel(height) {
   const size = Math.max(12, Math.round(height / 28));
   const text = 'AI-generated';
   const font = `600 ${size}px system-ui, "DejaVu Sans", sans-serif`;
@@ -133,7 +133,7 @@ export const QUALITIES = {
  * H.264 in MP4 where it can, else VP9 or VP8 in WebM. (The sound is chosen
  * for the container afterwards, by `openSoundtrack`.)
  */
-async function chooseFormat(width, height, quality) {
+export async function chooseFormat(width, height, quality) {
   const video = await getFirstEncodableVideoCodec(['avc', 'vp9', 'vp8'], { width, height, quality });
   if (!video) throw new Error(`this browser cannot encode video at ${width}×${height}; try another browser (Chrome, Edge) or a smaller resize`);
   if (video === 'avc') return { video, container: 'mp4', extension: 'mp4', mimeType: 'video/mp4', format: () => new Mp4OutputFormat() };
@@ -141,21 +141,25 @@ async function chooseFormat(width, height, quality) {
 }
 
 // Finished files live in OPFS so that a long video never sits in memory;
-// only the latest is kept.
-const OUTPUT_DIR = 'output';
+// only the latest of each kind is kept: a job's video, and a live
+// recording (one never replaces the other).
+const OUTPUT_DIRS = { job: 'output', live: 'live' };
 
 /** Remove the kept videos (the page's links to them stop working). */
 export async function clearOutputs() {
   const root = await navigator.storage.getDirectory();
-  await root.removeEntry(OUTPUT_DIR, { recursive: true }).catch((error) => {
-    if (error.name !== 'NotFoundError') throw error;
-  });
+  for (const name of Object.values(OUTPUT_DIRS)) {
+    await root.removeEntry(name, { recursive: true }).catch((error) => {
+      if (error.name !== 'NotFoundError') throw error;
+    });
+  }
 }
 
-async function outputFile(name) {
+/** A new file `name` for a job's video or a live recording (`kind`), replacing the last of that kind. */
+export async function outputFile(name, kind = 'job') {
   try {
     const root = await navigator.storage.getDirectory();
-    const dir = await root.getDirectoryHandle(OUTPUT_DIR, { create: true });
+    const dir = await root.getDirectoryHandle(OUTPUT_DIRS[kind], { create: true });
     for await (const old of dir.keys()) await dir.removeEntry(old).catch(() => {});
     const handle = await dir.getFileHandle(name, { create: true });
     const writable = await handle.createWritable();

@@ -5,6 +5,7 @@ import { startOffline } from './offline.js';
 import { recordWith } from './record.js';
 import { compareWith } from './compare.js';
 import { describeTurns, turnedSpans } from './turns.js';
+import { Live } from './live.js';
 
 const status = document.querySelector('#backend');
 const modelFile = document.querySelector('#model-file');
@@ -23,8 +24,8 @@ const result = document.querySelector('#result');
 const resultVideo = document.querySelector('#result-video');
 const download = document.querySelector('#download');
 
-/** What a job needs, as far as the page knows: set when each loads. */
-const inputs = { model: false, face: null, voice: null, running: false };
+/** What a job needs, as far as the page knows: set when each loads; whether a job or live mode runs. */
+const inputs = { model: false, face: null, voice: null, running: false, live: false };
 
 /** Set a status line's text and state (none, loading, ready, error). */
 function show(element, state, text) {
@@ -356,7 +357,8 @@ function showRun(state, text) {
 
 function updateRun() {
   const missing = [!inputs.model && 'a model', !inputs.face && 'a face', !inputs.voice && 'a voice'].filter(Boolean);
-  runButton.disabled = inputs.running || missing.length > 0;
+  runButton.disabled = inputs.running || inputs.live || missing.length > 0;
+  updateLive();
   if (!inputs.running && runStatus.dataset.hint !== 'false') {
     show(runStatus, 'none', missing.length ? `Still needed: ${missing.join(', ')}.` : 'Ready.');
   }
@@ -463,6 +465,113 @@ function describe({ backend, reason, adapter, softwareAdapter, simd, threads }) 
   return lines;
 }
 
+const liveStart = document.querySelector('#live-start');
+const liveRecord = document.querySelector('#live-record');
+const liveStatus = document.querySelector('#live-status');
+const liveStats = document.querySelector('#live-stats');
+const liveView = document.querySelector('#live-view');
+const liveResult = document.querySelector('#live-result');
+const liveDownload = document.querySelector('#live-download');
+let live = null;
+
+/** Live mode's start button and line: it needs a model, and no job running. */
+function updateLive() {
+  liveStart.disabled = !live || !inputs.model || (inputs.running && !inputs.live);
+  if (!inputs.live && liveStatus.dataset.state === 'none') {
+    show(liveStatus, 'none', inputs.model ? 'Ready: press Start and talk.' : 'Choose a model first.');
+  }
+}
+
+function showLiveStats({ latency, fps, made, dropped, detectEvery, compute }) {
+  liveStats.textContent = `Latency ${latency.toFixed(2)} s (sound heard → its frame on screen; 0.2 s of it is the sound each frame needs) · ${fps.toFixed(1)} frames/s · ${made} made, ${dropped} dropped to keep up${detectEvery ? ` · face detector on 1 frame in ${detectEvery.toFixed(1)}` : ''}`;
+  // The core's time a frame (ms), for benchmarks.
+  Object.assign(liveStats.dataset, { latency: latency.toFixed(3), fps: fps.toFixed(2), made, dropped, compute: compute.toFixed(1) });
+  liveStats.hidden = false;
+}
+
+let liveUrl = null;
+
+async function saveRecording() {
+  liveRecord.disabled = true;
+  try {
+    const saved = await live.stopRecording();
+    if (liveUrl) URL.revokeObjectURL(liveUrl);
+    liveUrl = URL.createObjectURL(saved.file);
+    liveDownload.href = liveUrl;
+    liveDownload.download = saved.name;
+    liveDownload.textContent = `Download ${saved.name} (${saved.seconds.toFixed(1)} s, ${saved.frames} frames, ${(saved.file.size / 1e6).toFixed(1)} MB)`;
+    liveResult.hidden = false;
+  } catch (error) {
+    show(liveStatus, 'error', `The recording could not be saved: ${error.message}`);
+  } finally {
+    liveRecord.textContent = 'Record';
+    liveRecord.dataset.recording = 'false';
+    liveRecord.disabled = false;
+  }
+}
+
+function liveEnded(error) {
+  inputs.live = false;
+  inputs.running = false;
+  liveStart.textContent = 'Start live';
+  liveRecord.hidden = true;
+  liveRecord.textContent = 'Record';
+  liveRecord.dataset.recording = 'false';
+  updateRun();
+  if (error) show(liveStatus, 'error', `Live mode stopped: ${error.message}`);
+  else show(liveStatus, 'none', 'Stopped. Press Start to go live again.');
+}
+
+function startLive(core) {
+  live = new Live(core, liveView, showLiveStats);
+  liveStart.addEventListener('click', async () => {
+    if (inputs.live) {
+      liveStart.disabled = true;
+      if (liveRecord.dataset.recording === 'true') await saveRecording();
+      live.stop();
+      liveEnded(null);
+      return;
+    }
+    const faceChoice = document.querySelector('#live-face').value;
+    const voiceChoice = document.querySelector('#live-voice').value;
+    if (faceChoice === 'file' && !inputs.face) return show(liveStatus, 'error', 'Choose a video or photo under Face first, or use the camera.');
+    if (voiceChoice === 'file' && !inputs.voice) return show(liveStatus, 'error', 'Choose a voice under Voice first, or use the microphone.');
+    const options = readOptions();
+    // The face clicked in the chosen file's first picture means nothing to a camera.
+    if (faceChoice === 'camera') delete options.point;
+    inputs.live = true;
+    inputs.running = true;
+    updateRun();
+    liveStart.disabled = true;
+    show(liveStatus, 'loading', 'Starting…');
+    try {
+      await live.start({
+        face: faceChoice === 'camera' ? 'camera' : inputs.face,
+        voice: voiceChoice === 'microphone' ? 'microphone' : inputs.voice,
+        options, label: document.querySelector('#label').checked, quality: document.querySelector('#quality').value,
+      }, liveEnded);
+    } catch (error) {
+      inputs.live = false;
+      inputs.running = false;
+      show(liveStatus, 'error', error.message);
+      updateRun();
+      return;
+    }
+    liveView.hidden = false;
+    liveStart.textContent = 'Stop live';
+    liveStart.disabled = false;
+    liveRecord.hidden = false;
+    show(liveStatus, 'ready', 'Live: talk, and the face follows. Frames appear about a third of a second after the sound.');
+  });
+  liveRecord.addEventListener('click', async () => {
+    if (liveRecord.dataset.recording === 'true') return saveRecording();
+    live.record();
+    liveRecord.textContent = 'Stop recording';
+    liveRecord.dataset.recording = 'true';
+  });
+  updateLive();
+}
+
 async function main() {
   const core = new Core();
   // ?backend=webgpu|cpu overrides the automatic choice (tests, troubleshooting).
@@ -489,6 +598,7 @@ async function main() {
     failed: (message) => showVoice('error', message),
   });
   startRun(core);
+  startLive(core);
   await startModel(core);
   updateRun();
 }

@@ -3,6 +3,7 @@
 import { core, instantiate, startThreads } from './core.js';
 import { ALL_FORMATS, AudioSampleSink, BlobSource, Input, VideoSampleSink } from './lib/mediabunny.js';
 import { Cancelled, clearOutputs, lipSync, openFaceInput } from './lipsync.js';
+import { live } from './live-session.js';
 import { FACE_TRACK, VOICE_TRACK, checkSameFormat, decodableTrack, isImage, photoPixels, uprightPixels } from './media.js';
 import { Helpers } from './helpers.js';
 import { forget, forgetAll, keptModels, loadCheckpoint, loadKept } from './models.js';
@@ -273,6 +274,15 @@ const methods = {
     await ensureDetector();
     cancelRequested = false;
     return lipSync({ face, voice, options, label, quality, ...batchSize(), recover: fallBackToCpu }, progress, () => cancelRequested);
+  },
+  /**
+   * Live mode until the page stops it (live-session.js): `frames` and
+   * `sound` are ports from the page and its audio worklet; the frames'
+   * size, the sound's rate, framing `options`, `label`, `quality` as a job's.
+   */
+  async live(args) {
+    await ensureDetector();
+    return live(args);
   },
   /** The current voice's mel spectrogram, [80, T] row-major. */
   voiceMel: () => core.voiceMel(),

@@ -49,6 +49,10 @@ pub struct Options {
     pub point: Option<[f32; 2]>,
     /// Frames over which a face the detector misses keeps its last box.
     pub max_gap: usize,
+    /// The detector runs on every this-many-th frame; between, the face's
+    /// mesh follows the face (1: every frame, as the original). Live mode
+    /// uses it to keep up with a camera.
+    pub detect_every: usize,
     /// Frames are shrunk by this factor first (the original's
     /// `--resize_factor`): the output has the smaller size, and on 1080p and
     /// larger videos the mouth often looks better.
@@ -67,7 +71,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, resize_factor: 1, mask: MaskKind::Landmarks, turned_away: TURNED_AWAY, keep_turned_away: false, sharpen: true }
+        Self { pads: Pads::default(), smoothing: 5, fixed_box: None, still: false, point: None, max_gap: 5, detect_every: 1, resize_factor: 1, mask: MaskKind::Landmarks, turned_away: TURNED_AWAY, keep_turned_away: false, sharpen: true }
     }
 }
 
@@ -145,6 +149,15 @@ impl Framing {
         }
         let smoother = Smoother::new(options.smoothing);
         Ok(Self { options, width, height, tracker: None, smoother, waiting: VecDeque::new(), last_shape: None, still: None, frames: 0, with_face: 0 })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The face followed in the last frame that had it.
+    pub fn followed(&self) -> Option<&Face> {
+        self.tracker.as_ref()?.last()
     }
 
     /// Whether the next frame needs the detector's faces (else pass `&[]`).

@@ -11,7 +11,9 @@
 //! The sound sets the length: there is one output frame per mel chunk
 //! ([`chunk_starts`]), and the caller feeds source frames in the order
 //! [`Job::sources`] gives (a video shorter than the voice plays forward and
-//! back; a photo is one frame shown throughout).
+//! back; a photo is one frame shown throughout). A live job ([`Job::live`])
+//! has no length: each frame comes with its own 0.2 s of sound
+//! ([`crate::live`]).
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -22,7 +24,7 @@ use crate::blend::{Mask, MaskShape, blend};
 use crate::crop::{FACE, generator_input_turned};
 use crate::detect::{Detector, Rgba};
 use crate::framing::{self, Framing, MaskKind, Options, Placement, Shape};
-use crate::landmarks::{Mesh, Roi};
+use crate::landmarks::{Landmarks, Mesh, Roi};
 use crate::generate::batch::Tuner;
 use crate::generate::{FACE_VALUES, MEL_VALUES, Runner};
 use crate::label::Label;
@@ -44,6 +46,9 @@ pub struct Timings {
     pub generate: f64,
     /// Blending the faces back, and the label.
     pub blend: f64,
+    /// Frames the detector ran on (the others followed by the mesh, or
+    /// without detection at all: a fixed box, a still).
+    pub detections: usize,
 }
 
 /// The largest frame a job works on: 4096×2304 pixels (4K and a little
@@ -66,6 +71,15 @@ pub fn shrink_needed(width: usize, height: usize) -> usize {
     (1..).find(|f| (width / f) * (height / f) <= MAX_FRAME_PIXELS).expect("a large enough factor fits")
 }
 
+/// The sound the lips follow.
+enum Sound {
+    /// A whole recording: frame `i` uses the chunk from column `starts[i]`.
+    Voice { mel: Rc<Mel>, starts: Vec<usize> },
+    /// Live: each frame brings its generator input (`[80, 16]`);
+    /// `windows[0]` is output frame `first`'s.
+    Live { windows: VecDeque<Vec<f32>>, first: usize },
+}
+
 pub struct Job {
     framing: Framing,
     factor: usize,
@@ -73,9 +87,9 @@ pub struct Job {
     source: (usize, usize),
     width: usize,
     height: usize,
-    /// The voice's spectrogram, shared with whoever else holds it.
-    mel: Rc<Mel>,
-    starts: Vec<usize>,
+    /// The voice's spectrogram (shared with whoever else holds it), or a
+    /// live voice's windows.
+    sound: Sound,
     batch: usize,
     /// When the batch size is being found (in place of `batch`): the
     /// tuner, and a clock in ms.
@@ -86,6 +100,8 @@ pub struct Job {
     /// Where the mesh looks next: the square around the last frame's mesh
     /// (MediaPipe's tracking).
     mesh_roi: Option<Roi>,
+    /// Frames since the detector last ran ([`Options::detect_every`]).
+    since_detection: usize,
     /// A clock in ms, and the time spent so far by stage.
     clock: Option<fn() -> f64>,
     timings: Timings,
@@ -101,7 +117,7 @@ pub struct Job {
 /// Frames on their way through the generator: `mel` and `face` are its
 /// inputs for the `faces` frames that have a face, in order.
 pub struct Batch {
-    frames: Vec<(Frame, Option<Placement>)>,
+    pub(crate) frames: Vec<(Frame, Option<Placement>)>,
     pub mel: Vec<f32>,
     pub face: Vec<f32>,
     pub faces: usize,
@@ -147,14 +163,14 @@ impl Job {
             source: (width, height),
             width: out_w,
             height: out_h,
-            mel,
-            starts,
+            sound: Sound::Voice { mel, starts },
             batch,
             tuner: None,
             label,
             mask,
             sharpen,
             mesh_roi: None,
+            since_detection: 0,
             clock: None,
             timings: Timings::default(),
             unplaced: VecDeque::new(),
@@ -165,9 +181,25 @@ impl Job {
         })
     }
 
-    /// How many frames the output has: one per chunk of the voice.
+    /// A live job: frames of `width`×`height` come one at a time, each with
+    /// its own 0.2 s of sound ([`Job::push_live`]), and each leaves at once,
+    /// one generator run per frame. No smoothing: it would hold each frame
+    /// back until later frames arrived (the original looks 4 frames ahead).
+    pub fn live(options: Options, (width, height): (usize, usize), label: Option<Label>) -> Result<Self, String> {
+        // Any valid voice builds the job; its sound is then replaced.
+        let options = Options { smoothing: 1, ..options };
+        let mut job = Self::new(options, (width, height), &FrameClock::Constant { fps: 25.0 }, Mel { values: vec![0.0; CHUNK * crate::audio::mel::N_MELS] }, 1, label)?;
+        job.sound = Sound::Live { windows: VecDeque::new(), first: 0 };
+        Ok(job)
+    }
+
+    /// How many frames the output has: one per chunk of the voice
+    /// (`usize::MAX` live: as many as come).
     pub fn frames(&self) -> usize {
-        self.starts.len()
+        match &self.sound {
+            Sound::Voice { starts, .. } => starts.len(),
+            Sound::Live { .. } => usize::MAX,
+        }
     }
 
     /// The output's frame size.
@@ -185,33 +217,73 @@ impl Job {
     /// needed unless the options fixed the box; with `mesh`, the face's
     /// mesh shapes the mask (when the options ask for it).
     pub fn push(&mut self, rgba: Vec<u8>, detector: Option<&Detector>, mesh: Option<&Mesh>) -> Result<(), String> {
-        if self.pushed == self.frames() {
-            return Err(format!("the job takes {} frames, one per chunk of the voice; this one is extra", self.frames()));
+        match &self.sound {
+            Sound::Live { .. } => return Err("a live job's frames come with their sound (push_live)".into()),
+            Sound::Voice { starts, .. } if self.pushed == starts.len() => {
+                return Err(format!("the job takes {} frames, one per chunk of the voice; this one is extra", starts.len()));
+            }
+            Sound::Voice { .. } => {}
         }
+        self.push_frame(rgba, detector, mesh)
+    }
+
+    /// The next frame of a live job, and the generator's sound input for it
+    /// (`[80, 16]` row-major, [`crate::live::LiveVoice::window`]).
+    pub fn push_live(&mut self, rgba: Vec<u8>, mel: Vec<f32>, detector: Option<&Detector>, mesh: Option<&Mesh>) -> Result<(), String> {
+        if mel.len() != MEL_VALUES {
+            return Err(format!("a frame's sound is {MEL_VALUES} mel values, got {}", mel.len()));
+        }
+        if !matches!(self.sound, Sound::Live { .. }) {
+            return Err("this job follows a whole recording; its frames come without sound (push)".into());
+        }
+        self.push_frame(rgba, detector, mesh)?;
+        if let Sound::Live { windows, .. } = &mut self.sound {
+            windows.push_back(mel);
+        }
+        Ok(())
+    }
+
+    fn push_frame(&mut self, rgba: Vec<u8>, detector: Option<&Detector>, mesh: Option<&Mesh>) -> Result<(), String> {
         let (w, h) = self.source;
         if rgba.len() != w * h * 4 {
             return Err(format!("a {w}×{h} frame needs {} RGBA bytes, got {}", w * h * 4, rgba.len()));
         }
         let started = self.now();
         let frame = if self.factor > 1 { framing::shrink(&rgba, w, h, self.factor).0 } else { rgba };
-        let faces = if self.framing.needs_detection() {
-            let detector = detector.ok_or("the face detector is not loaded")?;
-            detector.detect(&Rgba { pixels: &frame, width: self.width, height: self.height })?
+        let mesh = mesh.filter(|_| self.mask == MaskKind::Landmarks);
+        let image = Rgba { pixels: &frame, width: self.width, height: self.height };
+        // Between detections the face's mesh follows the face (below).
+        let tracked = if self.framing.needs_detection() && self.since_detection + 1 < self.framing.options().detect_every.max(1) {
+            self.track(&image, mesh)
         } else {
-            Vec::new()
+            None
+        };
+        let faces = match &tracked {
+            Some((face, _)) => {
+                self.since_detection += 1;
+                vec![face.clone()]
+            }
+            None if self.framing.needs_detection() => {
+                self.since_detection = 0;
+                self.timings.detections += 1;
+                let detector = detector.ok_or("the face detector is not loaded")?;
+                detector.detect(&image)?
+            }
+            None => Vec::new(),
         };
         self.pushed += 1;
         let detected = self.now();
         self.timings.detect += detected - started;
-        let mesh = mesh.filter(|_| self.mask == MaskKind::Landmarks);
-        let image = Rgba { pixels: &frame, width: self.width, height: self.height };
         // The square to look in next: around this frame's mesh, only if
         // the face was followed here (else it is found afresh).
         let (previous, mut next) = (self.mesh_roi.take(), None);
         // A mesh that fails (it cannot, on a frame of the right size) only
         // costs this frame its outline: the ellipse stands in.
         let settled = self.framing.push_with(&faces, |face| {
-            let marks = mesh?.follow(&image, face, previous.as_ref()).ok()??;
+            let marks = match tracked {
+                Some((_, marks)) => marks,
+                None => mesh?.follow(&image, face, previous.as_ref()).ok()??,
+            };
             next = Some(Roi::from_points(&marks.points));
             Some(Shape { outline: marks.lower_face(), pose: marks.pose })
         });
@@ -220,6 +292,30 @@ impl Job {
         self.unplaced.push_back(frame);
         self.settle(settled);
         Ok(())
+    }
+
+    /// The followed face in a frame the detector skips: the last frame's
+    /// face moved as its mesh moved (MediaPipe's tracking: the mesh is
+    /// looked for where it was), with this frame's mesh. None when there is
+    /// no mesh to follow it by or the mesh lost it: then the detector runs.
+    /// Without the mesh (the ellipse mask) the box is held as it was.
+    fn track(&self, image: &Rgba<'_>, mesh: Option<&Mesh>) -> Option<(crate::detect::Face, Landmarks)> {
+        let last = self.framing.followed()?;
+        let (Some(mesh), Some(previous)) = (mesh, self.mesh_roi.as_ref()) else {
+            return None;
+        };
+        let marks = mesh.follow(image, last, Some(previous)).ok()??;
+        // The face moves and grows as the square around its mesh does.
+        let now = Roi::from_points(&marks.points);
+        let scale = now.side / previous.side;
+        let moved = |[x, y]: [f32; 2]| [now.centre[0] + (x - previous.centre[0]) * scale, now.centre[1] + (y - previous.centre[1]) * scale];
+        let mut face = last.clone();
+        let ([x1, y1], [x2, y2]) = (moved([face.bbox[0], face.bbox[1]]), moved([face.bbox[2], face.bbox[3]]));
+        face.bbox = [x1, y1, x2, y2];
+        for point in &mut face.keypoints {
+            *point = moved(*point);
+        }
+        Some((face, marks))
     }
 
     /// Every frame is in: settle the rest, or say why nothing can be done.
@@ -286,9 +382,19 @@ impl Job {
         let mut mel = vec![0.0; faces * MEL_VALUES];
         let mut face = vec![0.0; faces * FACE_VALUES];
         let mut k = 0;
+        // A live voice's windows are kept until their frames leave for the
+        // generator for good: a batch that fails is put back ([`Job::requeue`]).
+        if let Sound::Live { windows, first } = &mut self.sound {
+            windows.drain(..self.next_out - *first);
+            *first = self.next_out;
+        }
         for (i, (frame, placement)) in frames.iter().enumerate() {
             if let Some(placement) = placement {
-                self.mel.window_into(self.starts[self.next_out + i], CHUNK, &mut mel[k * MEL_VALUES..][..MEL_VALUES]);
+                let out = &mut mel[k * MEL_VALUES..][..MEL_VALUES];
+                match &self.sound {
+                    Sound::Voice { mel, starts } => mel.window_into(starts[self.next_out + i], CHUNK, out),
+                    Sound::Live { windows, .. } => out.copy_from_slice(&windows[i]),
+                }
                 generator_input_turned(frame, self.width, placement.crop, placement.turn(), &mut face[k * FACE_VALUES..][..FACE_VALUES])
                     .expect("framing keeps crops inside the frame");
                 k += 1;

@@ -7,7 +7,8 @@
 //! lies in each frame of a video with the original's options ([`framing`]), checkpoint
 //! loading ([`checkpoint`]), the generator ([`generate`]), the blend back
 //! into the frame ([`blend`]), the disclosure [`label`], all of it on a
-//! stream of frames in a [`job`], and the compute backend's choice
+//! stream of frames in a [`job`] (or as it happens, from a microphone:
+//! [`live`]), and the compute backend's choice
 //! ([`backend`]) and proof ([`selftest`]). The detector's and the
 //! generator's CPU loops share [`nhwc`] activations and [`simd`] lanes.
 //!
@@ -27,6 +28,7 @@ pub mod generate;
 pub mod job;
 pub mod label;
 pub mod landmarks;
+pub mod live;
 pub mod npy;
 pub mod pool;
 pub mod nhwc;

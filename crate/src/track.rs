@@ -43,6 +43,11 @@ impl Tracker {
         Self { last: chosen.cloned(), missed: 0, max_gap }
     }
 
+    /// The face as last seen.
+    pub fn last(&self) -> Option<&Face> {
+        self.last.as_ref()
+    }
+
     /// The followed face in the next frame's `faces`.
     pub fn follow(&mut self, faces: &[Face]) -> Sighting {
         let Some(last) = &self.last else {

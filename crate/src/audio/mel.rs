@@ -181,7 +181,10 @@ pub struct MelStream {
     base: usize,
     total: usize,
     previous: Option<f32>,
+    /// Columns from `dropped` on (live, older columns are forgotten:
+    /// [`MelStream::forget_before`]).
     out: Mel,
+    dropped: usize,
 }
 
 impl Default for MelStream {
@@ -192,7 +195,7 @@ impl Default for MelStream {
 
 impl MelStream {
     pub fn new() -> Self {
-        Self { mel: MelSpectrogram::new(), y: Vec::new(), base: 0, total: 0, previous: None, out: Mel::default() }
+        Self { mel: MelSpectrogram::new(), y: Vec::new(), base: 0, total: 0, previous: None, out: Mel::default(), dropped: 0 }
     }
 
     pub fn samples(&self) -> usize {
@@ -230,9 +233,35 @@ impl MelStream {
         }
     }
 
+    /// Columns final so far (forgotten ones included).
+    pub fn columns(&self) -> usize {
+        self.next_column()
+    }
+
+    /// Columns `start..start + width` as `[80, width]` row-major (as
+    /// [`Mel::window_into`]), if they are final and not forgotten.
+    pub fn window_into(&self, start: usize, width: usize, out: &mut [f32]) -> bool {
+        if start < self.dropped || start + width > self.columns() {
+            return false;
+        }
+        self.out.window_into(start - self.dropped, width, out);
+        true
+    }
+
+    /// Drop the columns before `column`: a live voice keeps only what its
+    /// next frames can still use, so memory stays flat however long it runs.
+    pub fn forget_before(&mut self, column: usize) {
+        let column = column.min(self.columns());
+        if column > self.dropped {
+            self.out.values.drain(..(column - self.dropped) * N_MELS);
+            self.dropped = column;
+        }
+    }
+
     /// The remaining columns, reflecting about the last sample as the
     /// original does.
     pub fn finish(mut self) -> Mel {
+        debug_assert_eq!(self.dropped, 0, "a whole spectrogram keeps every column");
         if self.total >= 2 {
             while self.next_column() < columns_for(self.total) {
                 self.add_column();
@@ -248,7 +277,7 @@ impl MelStream {
     }
 
     fn next_column(&self) -> usize {
-        self.out.columns()
+        self.dropped + self.out.columns()
     }
 
     fn add_column(&mut self) {

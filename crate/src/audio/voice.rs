@@ -114,6 +114,12 @@ impl VoiceBuilder {
         Ok(())
     }
 
+    /// The spectrogram so far, for a voice heard live ([`crate::live`]):
+    /// its final columns, and older ones forgotten.
+    pub fn mel(&mut self) -> &mut MelStream {
+        &mut self.mel
+    }
+
     pub fn finish(self) -> Voice {
         let Self { resampler, mut mel, frames, mut hearing, at_full_scale, channels, .. } = self;
         resampler.finish(&mut |s| mel.push(s));

@@ -98,7 +98,7 @@ pub async fn job_finish() -> Result<js_sys::Array, JsError> {
 }
 
 /// `performance.now()` in the worker, for timing batches.
-fn now() -> f64 {
+pub(super) fn now() -> f64 {
     let global = js_sys::global();
     js_sys::Reflect::get(&global, &"performance".into())
         .ok()

@@ -19,6 +19,7 @@ mod detect;
 mod helpers;
 mod job;
 mod landmarks;
+mod live;
 mod model;
 mod sound;
 mod voice;
