@@ -5,7 +5,7 @@
 // median and 90th percentile of the page's readings, twice a second), the
 // sustained rate (frames shown a second), frames dropped to keep up, the
 // core's time a frame, and memory at the start and the end (the core's
-// wasm memory, the worker's heap). BACKEND=webgpu for a GPU.
+// wasm memory, the page's heap). BACKEND=webgpu for a GPU.
 //
 //   node tests/bench/live.mjs [CAMERA.y4m] [MIC.wav]
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ try {
   if (!started.startsWith('Live:')) throw new Error(started);
   await page.waitForFunction(() => Number(document.querySelector('#live-stats').dataset.made) >= 3, null, { timeout: 120_000 });
   const stats = () => page.evaluate(() => ({ ...document.querySelector('#live-stats').dataset }));
-  const memory = () => page.evaluate(() => window.wav2lip.call('memory'));
+  const memory = () => page.evaluate(async () => ({ ...(await window.wav2lip.call('memory')), page: performance.memory?.usedJSHeapSize ?? 0 }));
   const first = { stats: await stats(), memory: await memory(), at: performance.now() };
   const latencies = [];
   for (let k = 0; k < seconds * 2; k++) {
@@ -49,7 +49,7 @@ try {
   console.log(`  latency        median ${at(0.5).toFixed(2)} s, 90th percentile ${at(0.9).toFixed(2)} s`);
   console.log(`  rate           ${(made / span).toFixed(1)} frames/s sustained (${made} made, ${dropped} camera frames dropped)`);
   console.log(`  core per frame ${last.stats.compute} ms (mean over the run)`);
-  console.log(`  memory         core ${mb(first.memory.wasm)} → ${mb(last.memory.wasm)} MB, worker heap ${mb(first.memory.jsHeap ?? 0)} → ${mb(last.memory.jsHeap ?? 0)} MB`);
+  console.log(`  memory         core ${mb(first.memory.wasm)} → ${mb(last.memory.wasm)} MB, page heap ${mb(first.memory.page)} → ${mb(last.memory.page)} MB`);
 } finally {
   await app.close();
 }
