@@ -50,8 +50,9 @@ pub struct Options {
     /// Frames over which a face the detector misses keeps its last box.
     pub max_gap: usize,
     /// The detector runs on every this-many-th frame; between, the face's
-    /// mesh follows the face (1: every frame, as the original). Live mode
-    /// uses it to keep up with a camera.
+    /// mesh follows the face (1: every frame, as the original; without the
+    /// mesh, the ellipse mask, every frame too). Live mode uses it to keep
+    /// up with a camera.
     pub detect_every: usize,
     /// Frames are shrunk by this factor first (the original's
     /// `--resize_factor`): the output has the smaller size, and on 1080p and

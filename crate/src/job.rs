@@ -297,8 +297,8 @@ impl Job {
     /// The followed face in a frame the detector skips: the last frame's
     /// face moved as its mesh moved (MediaPipe's tracking: the mesh is
     /// looked for where it was), with this frame's mesh. None when there is
-    /// no mesh to follow it by or the mesh lost it: then the detector runs.
-    /// Without the mesh (the ellipse mask) the box is held as it was.
+    /// no mesh to follow it by (the ellipse mask) or the mesh lost it: then
+    /// the detector runs.
     fn track(&self, image: &Rgba<'_>, mesh: Option<&Mesh>) -> Option<(crate::detect::Face, Landmarks)> {
         let last = self.framing.followed()?;
         let (Some(mesh), Some(previous)) = (mesh, self.mesh_roi.as_ref()) else {
