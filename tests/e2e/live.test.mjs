@@ -21,6 +21,20 @@ const FAKE_DEVICES = () => [`--use-file-for-fake-video-capture=${file('camera.y4
 
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
+/** The app in Chromium started with `args`, on the CPU path, the formula model loaded. */
+async function appWithModel(args) {
+  const app = await openApp('/?backend=cpu', { args });
+  try {
+    await backendOf(app.page);
+    await app.page.setInputFiles('#model-file', file('formula7.pth'));
+    await modelState(app.page, 'ready');
+    return app;
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+}
+
 /** The live stats line's figures. */
 const liveStats = (page) => page.evaluate(() => ({ ...document.querySelector('#live-stats').dataset }));
 
@@ -49,12 +63,9 @@ async function download(page, link) {
 }
 
 test('live: the camera speaks what the microphone hears; frames keep coming with the latency shown, memory stays flat, and the recording is in sync', async () => {
-  const app = await openApp('/?backend=cpu', { args: [...FAKE_DEVICES(), '--js-flags=--expose-gc'] });
+  const app = await appWithModel([...FAKE_DEVICES(), '--js-flags=--expose-gc']);
   try {
     const { page } = app;
-    await backendOf(page);
-    await page.setInputFiles('#model-file', file('formula7.pth'));
-    await modelState(page, 'ready');
     const face = await cameraFace(page);
     assert.ok(face, 'the detector finds the face in camera.png');
 
@@ -220,12 +231,9 @@ test('live: the camera speaks what the microphone hears; frames keep coming with
 });
 
 test('live: a refused camera and microphone say what to allow; a photo and a voice file still go live', async () => {
-  const app = await openApp('/?backend=cpu', { args: [...FAKE_DEVICES(), '--use-fake-ui-for-media-stream=deny'] });
+  const app = await appWithModel([...FAKE_DEVICES(), '--use-fake-ui-for-media-stream=deny']);
   try {
     const { page } = app;
-    await backendOf(page);
-    await page.setInputFiles('#model-file', file('formula7.pth'));
-    await modelState(page, 'ready');
     await page.click('#live-start');
     const refused = await statusState(page, '#live-status', ['ready', 'error'], 60_000);
     assert.match(refused, /camera and microphone were not allowed\. Allow them for this page/, refused);
