@@ -41,14 +41,7 @@ native: setup
 serve: wasm js
 	PORT=$(PORT) node scripts/serve.mjs
 
-# The native tests, the browser unit tests and the core's three release
-# builds are independent, and each build leaves a core idle for long
-# stretches (crates compiled one at a time down the dependency chain, the
-# release builds' single-threaded link): side by side they fill those
-# gaps. Each one's output is shown when it is done.
-test: setup
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-native test-wasm wasm
-	$(MAKE) --no-print-directory js test-e2e
+test: setup test-native test-wasm wasm js test-e2e
 
 test-native: models
 	cargo test --locked -p wav2lip
