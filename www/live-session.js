@@ -9,9 +9,9 @@
 // worker is idle and how far the sound reaches ({ready}): the newest frame
 // that can be made, the older ones dropped. Nothing queues here.
 import { core } from './core.js';
-import { AudioSample, AudioSampleSource, Output, VideoSample, VideoSampleSource } from './lib/mediabunny.js';
+import { Output, VideoSample, VideoSampleSource } from './lib/mediabunny.js';
 import { DISCLOSURE, QUALITIES, chooseFormat, drawLabel, outputFile } from './lipsync.js';
-import { encodableSound } from './soundtrack.js';
+import { encodableSound, soundEncoder } from './soundtrack.js';
 
 /** Seconds of sound kept back for a recording's start (it starts at a frame made ~0.3 s after its moment). */
 const KEEP_SOUND = 10;
@@ -154,15 +154,13 @@ class Recording {
     const destination = await outputFile(name, 'live');
     const output = new Output({ format: format.format(), target: destination.target });
     const video = new VideoSampleSource({ codec: format.video, quality: picture, keyFrameInterval: 2 });
-    const audio = new AudioSampleSource({ codec: form.codec, bitrate: form.bitrate });
+    // Remixed by the core where the encoder wants another rate or channels than the microphone's.
+    const sound = soundEncoder({ rate, channels: 1 }, form);
     output.addVideoTrack(video);
-    output.addAudioTrack(audio);
+    output.addAudioTrack(sound.source);
     output.setMetadataTags({ comment: DISCLOSURE, description: DISCLOSURE });
     await output.start();
-    // The encoder's rate or channels, where they differ from the microphone's (the core remixes).
-    const remix = form.rate !== rate || form.channels !== 1;
-    if (remix) core.soundStart(rate, 1, form.rate, form.channels);
-    return new Recording({ size, rate, format, form, name, destination, output, video, audio, remix });
+    return new Recording({ size, rate, format, name, destination, output, video, sound });
   }
 
   #first = null;
@@ -170,8 +168,6 @@ class Recording {
   #frames = 0;
   /** Next sound sample to encode (absolute index). */
   #soundAt = 0;
-  /** Encoded sound so far, in the encoder's frames. */
-  #encoded = 0;
 
   constructor(parts) {
     Object.assign(this, parts);
@@ -200,16 +196,7 @@ class Recording {
     if (end <= this.#soundAt) return;
     const samples = heard.slice(this.#soundAt, end);
     this.#soundAt = end;
-    await this.#emit(this.remix ? core.soundPush(samples) : samples);
-  }
-
-  async #emit(interleaved) {
-    const count = interleaved.length / this.form.channels;
-    if (count === 0) return;
-    const sample = new AudioSample({ data: interleaved, format: 'f32', numberOfChannels: this.form.channels, sampleRate: this.form.rate, timestamp: this.#encoded / this.form.rate });
-    this.#encoded += count;
-    await this.audio.add(sample);
-    sample.close();
+    await this.sound.push(samples);
   }
 
   /** Finish the file: sound to the end of the last frame. Resolves to {file, name, mimeType, frames, seconds}. */
@@ -220,7 +207,7 @@ class Recording {
     }
     const end = this.#last + 1 / 25;
     await this.#soundUntil(heard, end);
-    if (this.remix) await this.#emit(core.soundFinish());
+    await this.sound.finish();
     await this.output.finalize();
     const file = await this.destination.file();
     return { file, name: this.name, mimeType: this.format.mimeType, frames: this.#frames, seconds: end - this.#first };

@@ -72,7 +72,7 @@ export async function openSoundtrack(file, container) {
     }
     const remix = form.channels !== voice.channels || form.rate !== voice.rate;
     const description = `${describe(form)}${remix ? `, from ${describe({ ...voice, codec: voice.codec ?? 'PCM' })}` : ''}`;
-    return reencoded(input, samples, first, voice, form, remix, description);
+    return reencoded(input, samples, first, voice, form, description);
   } catch (error) {
     input.dispose?.();
     throw error;
@@ -107,12 +107,17 @@ async function copied(input, track, start, description) {
   };
 }
 
-/** The voice decoded, remixed by the core when `form` differs from it (`remix`), encoded. */
-function reencoded(input, samples, first, voice, form, remix, description) {
+/**
+ * An encoder for sound of `voice`'s rate and channels in `form`
+ * (`encodableSound`'s): `push(interleaved)` adds f32 samples, remixed by
+ * the core where the two differ (`audio/remix.rs`), timed from 0;
+ * `finish()` adds what the remix still holds; `seconds()` is how much is
+ * in. Add `source` to the output.
+ */
+export function soundEncoder(voice, form) {
   const source = new AudioSampleSource({ codec: form.codec, bitrate: form.bitrate });
+  const remix = form.channels !== voice.channels || form.rate !== voice.rate;
   if (remix) core.soundStart(voice.rate, voice.channels, form.rate, form.channels);
-  let pending = first;
-  let done = false;
   // Output frames so far: the next sample's timestamp.
   let frames = 0;
   const emit = async (interleaved) => {
@@ -124,7 +129,20 @@ function reencoded(input, samples, first, voice, form, remix, description) {
     sample.close();
   };
   return {
-    source, description, codec: form.codec, copied: false,
+    source,
+    push: (interleaved) => emit(remix ? core.soundPush(interleaved) : interleaved),
+    finish: async () => remix && emit(core.soundFinish()),
+    seconds: () => frames / form.rate,
+  };
+}
+
+/** The voice decoded, remixed by the core when `form` differs from it, encoded. */
+function reencoded(input, samples, first, voice, form, description) {
+  const encoder = soundEncoder(voice, form);
+  let pending = first;
+  let done = false;
+  return {
+    source: encoder.source, description, codec: form.codec, copied: false,
     async until(seconds) {
       while (!done) {
         let sample = pending;
@@ -133,7 +151,7 @@ function reencoded(input, samples, first, voice, form, remix, description) {
           const next = await samples.next();
           if (next.done) {
             done = true;
-            if (remix) await emit(core.soundFinish());
+            await encoder.finish();
             break;
           }
           sample = next.value;
@@ -142,11 +160,11 @@ function reencoded(input, samples, first, voice, form, remix, description) {
           checkSameFormat(voice, sample);
           const interleaved = new Float32Array(sample.numberOfFrames * sample.numberOfChannels);
           sample.copyTo(interleaved, { planeIndex: 0, format: 'f32' });
-          await emit(remix ? core.soundPush(interleaved) : interleaved);
+          await encoder.push(interleaved);
         } finally {
           sample.close();
         }
-        if (frames / form.rate > seconds) break;
+        if (encoder.seconds() > seconds) break;
       }
     },
     dispose() {

@@ -134,6 +134,16 @@ impl Job {
         batch: usize,
         label: Option<Label>,
     ) -> Result<Self, String> {
+        Self::with_sound(options, (width, height), batch, label, || {
+            let mel: Rc<Mel> = mel.into();
+            let starts = chunk_starts(clock, mel.columns())?;
+            Ok(Sound::Voice { mel, starts })
+        })
+    }
+
+    /// A job on frames of `width`×`height` once they are found workable,
+    /// following the sound `sound` gives (checked after the frames).
+    fn with_sound(options: Options, (width, height): (usize, usize), batch: usize, label: Option<Label>, sound: impl FnOnce() -> Result<Sound, String>) -> Result<Self, String> {
         if width == 0 || height == 0 {
             return Err(format!("the video's frames are {width}×{height} pixels"));
         }
@@ -153,8 +163,7 @@ impl Job {
                 "frames of {width}×{height} shrunk by {factor} are {out_w}×{out_h} pixels, too small for a face; use a smaller resize factor"
             ));
         }
-        let mel: Rc<Mel> = mel.into();
-        let starts = chunk_starts(clock, mel.columns())?;
+        let sound = sound()?;
         let (mask, sharpen) = (options.mask, options.sharpen);
         let framing = Framing::new(options, out_w, out_h)?;
         Ok(Self {
@@ -163,7 +172,7 @@ impl Job {
             source: (width, height),
             width: out_w,
             height: out_h,
-            sound: Sound::Voice { mel, starts },
+            sound,
             batch,
             tuner: None,
             label,
@@ -186,11 +195,8 @@ impl Job {
     /// one generator run per frame. No smoothing: it would hold each frame
     /// back until later frames arrived (the original looks 4 frames ahead).
     pub fn live(options: Options, (width, height): (usize, usize), label: Option<Label>) -> Result<Self, String> {
-        // Any valid voice builds the job; its sound is then replaced.
         let options = Options { smoothing: 1, ..options };
-        let mut job = Self::new(options, (width, height), &FrameClock::Constant { fps: 25.0 }, Mel { values: vec![0.0; CHUNK * crate::audio::mel::N_MELS] }, 1, label)?;
-        job.sound = Sound::Live { windows: VecDeque::new(), first: 0 };
-        Ok(job)
+        Self::with_sound(options, (width, height), 1, label, || Ok(Sound::Live { windows: VecDeque::new(), first: 0 }))
     }
 
     /// How many frames the output has: one per chunk of the voice
