@@ -23,11 +23,12 @@ js: models
 	node scripts/precache.mjs
 
 # The face models, from their npm packages to www/lib/ (the native tests
-# read them there too): BlazeFace's weights, and Face Mesh's landmark model
-# and canonical face, taken out of the package's packed assets.
+# read them there too): BlazeFace's weights (full range to search frames,
+# short range around a followed face), and Face Mesh's landmark model and
+# canonical face, taken out of the package's packed assets.
 models: setup
 	mkdir -p www/lib
-	cp node_modules/@mediapipe/face_detection/face_detection_short_range.tflite www/lib/
+	cp node_modules/@mediapipe/face_detection/face_detection_full_range.tflite node_modules/@mediapipe/face_detection/face_detection_short_range.tflite www/lib/
 	node scripts/mediapipe-assets.mjs
 
 # The static site, in one folder any static host can serve (see README for

@@ -12,6 +12,9 @@
 #                  camera.png is its first frame, for the file job it is
 #                  compared with
 #   mic.wav        live mode's microphone: the voice at 48 kHz mono (looped)
+#   wide.mp4       2 s, 1920×1080: a wide shot, the person far from the camera
+#                  (the face about 70 px tall, under 7 % of the frame's
+#                  height) on a noisy wall, the camera panning; the voice
 #   turning.mp4    3 s, 640×360: the photo's face towards the camera, then
 #                  turned in depth (`wav2lip turn-face --yaw 50`, which the
 #                  mesh reads as about 25°) from 1 s to 2 s, then back
@@ -52,6 +55,11 @@ ff -i "$tmp/front.mp4" -i "$tmp/turned.mp4" -i "$tmp/voice.wav" \
 ff -loop 1 -framerate 25 -i "$here/tests/fixtures/astronaut.png" -t 1 -vf "crop=384:216:33:0,scale=640:360,format=yuv420p" "$out/camera.y4m"
 ff -i "$out/camera.y4m" -frames:v 1 "$out/camera.png"
 ff -i "$tmp/voice.wav" -ar 48000 -ac 1 -c:a pcm_s16le "$out/mic.wav"
+# The photo at 0.56× (its face 125 → 70 px) drifting 100 px a second
+# across a 1080p wall.
+ff -f lavfi -i "color=c=0x8a857c:s=1920x1080:r=25,noise=alls=6:allf=t" -loop 1 -framerate 25 -i "$here/tests/fixtures/astronaut.png" -i "$tmp/voice.wav" \
+  -filter_complex "[1:v]scale=287:287[p];[0:v][p]overlay=x='1100-100*t':y=430:shortest=1,format=yuv420p[v]" \
+  -map '[v]' -map 2:a -t 2 -c:v libx264 -preset veryfast -crf 20 -c:a aac -b:a 96k -movflags +faststart "$out/wide.mp4"
 size=$(stat -c %s "$out/talking.mp4")
 head -c $((size / 2)) "$out/talking.mp4" > "$out/truncated.mp4"
 

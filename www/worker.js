@@ -148,10 +148,10 @@ function ensureDetector() {
       if (!response.ok) throw new Error(`the face models' file ${name} is missing (HTTP ${response.status}); reinstall the app`);
       return new Uint8Array(await response.arrayBuffer());
     };
-    const [blazeFace, mesh, geometry] = await Promise.all(
-      ['face_detection_short_range.tflite', 'face_landmark.tflite', 'geometry_pipeline_metadata_landmarks.binarypb'].map(read),
+    const [fullRange, shortRange, mesh, geometry] = await Promise.all(
+      ['face_detection_full_range.tflite', 'face_detection_short_range.tflite', 'face_landmark.tflite', 'geometry_pipeline_metadata_landmarks.binarypb'].map(read),
     );
-    core.loadDetector(blazeFace);
+    core.loadDetector(fullRange, shortRange);
     core.loadMesh(mesh, geometry);
   })().catch((error) => {
     detector = null;

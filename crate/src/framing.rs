@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::crop::{self, Pads, Smoother, linear_tap};
 use crate::detect::Face;
 use crate::landmarks::pose::Pose;
+use crate::steady::Steady;
 use crate::track::{Sighting, Tracker};
 
 /// Which mask lets the generated face into the frame.
@@ -135,6 +136,10 @@ pub struct Framing {
     still: Option<Option<Placement>>,
     frames: usize,
     with_face: usize,
+    /// Live mode's causal steadying (in place of the smoothing window),
+    /// and the next frame's time in seconds.
+    steady: Option<Steady>,
+    time: f64,
 }
 
 impl Framing {
@@ -149,7 +154,19 @@ impl Framing {
             return Err(format!("the fixed face box {x1},{y1}–{x2},{y2} does not lie inside the {width}×{height} frame"));
         }
         let smoother = Smoother::new(options.smoothing);
-        Ok(Self { options, width, height, tracker: None, smoother, waiting: VecDeque::new(), last_shape: None, still: None, frames: 0, with_face: 0 })
+        Ok(Self { options, width, height, tracker: None, smoother, waiting: VecDeque::new(), last_shape: None, still: None, frames: 0, with_face: 0, steady: None, time: 0.0 })
+    }
+
+    /// Live mode: the face steadied as frames come ([`Steady`]), each at
+    /// the time [`Framing::at`] gives it, instead of averaged with frames
+    /// that have not come yet.
+    pub fn steadied(self) -> Self {
+        Self { steady: Some(Steady::default()), ..self }
+    }
+
+    /// The next frame's time, in seconds (live mode).
+    pub fn at(&mut self, seconds: f64) {
+        self.time = seconds;
     }
 
     pub fn options(&self) -> &Options {
@@ -188,6 +205,14 @@ impl Framing {
         let face = match tracker.follow(faces) {
             Sighting::Seen(face) | Sighting::Held(face) => Some(face),
             Sighting::Absent => None,
+        };
+        let face = match (&mut self.steady, face) {
+            (Some(steady), Some(face)) => Some(steady.push(&face, self.time)),
+            (Some(steady), None) => {
+                steady.reset();
+                None
+            }
+            (None, face) => face,
         };
         if self.options.still {
             let placement = face.map(|face| {

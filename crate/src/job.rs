@@ -57,6 +57,13 @@ pub struct Timings {
 /// already much of what a browser tab gets; 8K frames would need 2 GB.
 pub const MAX_FRAME_PIXELS: usize = 4096 * 2304;
 
+/// While no face is followed, the search for small faces (the detector's
+/// tiles) runs on one frame in this many at least (0.2 s at 25 frames a
+/// second), or in half as many as it takes looks (a 4K search is 70 looks:
+/// one frame in 36), so that a long shot without a face costs about three
+/// looks a frame; the frames between get one look at the whole frame.
+const SEARCH_EVERY: usize = 5;
+
 /// `batch` if a batch can hold it: one frame or more.
 fn batch_size(batch: usize) -> Result<usize, String> {
     if batch == 0 {
@@ -102,6 +109,9 @@ pub struct Job {
     mesh_roi: Option<Roi>,
     /// Frames since the detector last ran ([`Options::detect_every`]).
     since_detection: usize,
+    /// Frames without a followed face since the last whole search (the
+    /// first frame gets one).
+    since_search: usize,
     /// A clock in ms, and the time spent so far by stage.
     clock: Option<fn() -> f64>,
     timings: Timings,
@@ -180,6 +190,7 @@ impl Job {
             sharpen,
             mesh_roi: None,
             since_detection: 0,
+            since_search: 0,
             clock: None,
             timings: Timings::default(),
             unplaced: VecDeque::new(),
@@ -196,7 +207,9 @@ impl Job {
     /// back until later frames arrived (the original looks 4 frames ahead).
     pub fn live(options: Options, (width, height): (usize, usize), label: Option<Label>) -> Result<Self, String> {
         let options = Options { smoothing: 1, ..options };
-        Self::with_sound(options, (width, height), 1, label, || Ok(Sound::Live { windows: VecDeque::new(), first: 0 }))
+        let mut job = Self::with_sound(options, (width, height), 1, label, || Ok(Sound::Live { windows: VecDeque::new(), first: 0 }))?;
+        job.framing = job.framing.steadied();
+        Ok(job)
     }
 
     /// How many frames the output has: one per chunk of the voice
@@ -233,15 +246,17 @@ impl Job {
         self.push_frame(rgba, detector, mesh)
     }
 
-    /// The next frame of a live job, and the generator's sound input for it
-    /// (`[80, 16]` row-major, [`crate::live::LiveVoice::window`]).
-    pub fn push_live(&mut self, rgba: Vec<u8>, mel: Vec<f32>, detector: Option<&Detector>, mesh: Option<&Mesh>) -> Result<(), String> {
+    /// The next frame of a live job, at `seconds` on the sound's clock, and
+    /// the generator's sound input for it (`[80, 16]` row-major,
+    /// [`crate::live::LiveVoice::window`]).
+    pub fn push_live(&mut self, rgba: Vec<u8>, seconds: f64, mel: Vec<f32>, detector: Option<&Detector>, mesh: Option<&Mesh>) -> Result<(), String> {
         if mel.len() != MEL_VALUES {
             return Err(format!("a frame's sound is {MEL_VALUES} mel values, got {}", mel.len()));
         }
         if !matches!(self.sound, Sound::Live { .. }) {
             return Err("this job follows a whole recording; its frames come without sound (push)".into());
         }
+        self.framing.at(seconds);
         self.push_frame(rgba, detector, mesh)?;
         if let Sound::Live { windows, .. } = &mut self.sound {
             windows.push_back(mel);
@@ -273,7 +288,7 @@ impl Job {
                 self.since_detection = 0;
                 self.timings.detections += 1;
                 let detector = detector.ok_or("the face detector is not loaded")?;
-                detector.detect(&image)?
+                self.find(detector, &image)?
             }
             None => Vec::new(),
         };
@@ -298,6 +313,21 @@ impl Job {
         self.unplaced.push_back(frame);
         self.settle(settled);
         Ok(())
+    }
+
+    /// The faces the detector finds for this frame: around the followed
+    /// face when there is one (the only faces the tracker would take), else
+    /// a search of the whole frame — its tiles for small faces only now and
+    /// then ([`SEARCH_EVERY`]), since a frame without a face would
+    /// otherwise cost the search on every frame of a long face-less shot.
+    fn find(&mut self, detector: &Detector, image: &Rgba<'_>) -> Result<Vec<crate::detect::Face>, String> {
+        if let Some(face) = self.framing.followed() {
+            return detector.detect_near(image, face);
+        }
+        let search = self.since_search == 0;
+        let every = (detector.looks(self.width, self.height) / 2).max(SEARCH_EVERY);
+        self.since_search = (self.since_search + 1) % every;
+        if search { detector.detect(image) } else { detector.detect_whole(image) }
     }
 
     /// The followed face in a frame the detector skips: the last frame's

@@ -34,6 +34,7 @@ pub mod pool;
 pub mod nhwc;
 pub mod selftest;
 pub mod simd;
+pub mod steady;
 pub mod superres;
 pub mod testmedia;
 pub mod track;

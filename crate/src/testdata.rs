@@ -52,6 +52,7 @@ fn read(path: &str) -> Option<Vec<u8>> {
         "tests/fixtures/spec.safetensors",
         "tests/fixtures/speech16k.wav",
         "tests/fixtures/speech44k_stereo.wav",
+        "node_modules/@mediapipe/face_detection/face_detection_full_range.tflite",
         "node_modules/@mediapipe/face_detection/face_detection_short_range.tflite",
         "www/lib/face_landmark.tflite",
         "www/lib/geometry_pipeline_metadata_landmarks.binarypb",
@@ -80,13 +81,22 @@ pub fn astronaut() -> (Vec<u8>, usize, usize) {
     detect::read_png(&fixture("astronaut.png")).unwrap()
 }
 
-/// `face_detection_short_range.tflite`.
+/// `face_detection_full_range.tflite`.
 pub fn detector_model() -> Vec<u8> {
-    read(detect::PACKAGE_MODEL).unwrap_or_else(|| panic!("{}: missing (run `make setup`: it installs the npm package)", detect::PACKAGE_MODEL))
+    package(detect::PACKAGE_MODEL)
+}
+
+/// `face_detection_short_range.tflite`.
+pub fn short_range_model() -> Vec<u8> {
+    package(detect::SHORT_RANGE_MODEL)
+}
+
+fn package(path: &str) -> Vec<u8> {
+    read(path).unwrap_or_else(|| panic!("{path}: missing (run `make setup`: it installs the npm package)"))
 }
 
 pub fn detector() -> detect::Detector {
-    detect::Detector::new(&detector_model()).unwrap()
+    detect::Detector::new(&detector_model(), &short_range_model()).unwrap()
 }
 
 /// A test clip: `frames` frames panning and zooming over the photo on grey
@@ -144,4 +154,11 @@ pub fn mesh() -> crate::landmarks::Mesh {
 /// MediaPipe's canonical face.
 pub fn canonical_face() -> crate::landmarks::pose::CanonicalFace {
     crate::landmarks::pose::CanonicalFace::new(&extracted(crate::landmarks::pose::GEOMETRY_FILE)).unwrap()
+}
+
+/// A `width`×`height` wide shot with the photo's face `face` px tall,
+/// centred near `centre` ([`crate::testmedia::wide_shot`]).
+pub fn wide_shot(face: f32, centre: [f32; 2], width: usize, height: usize) -> Vec<u8> {
+    let (photo, pw, _) = astronaut();
+    crate::testmedia::wide_shot(&photo, pw, face, centre, width, height)
 }

@@ -147,6 +147,41 @@ test('a talking clip goes through the page: same size, one frame per chunk, the 
   }
 });
 
+test('a wide shot: the far-off face (70 px in 1080p) is found, boxed in the preview, lip-synced; the rest kept', async () => {
+  const app = await openApp('/?backend=cpu');
+  try {
+    await backendOf(app.page);
+    await choose(app.page, { face: 'wide.mp4', voice: 'short.wav' });
+    assert.match(await app.page.locator('#face-status').textContent(), /1920×1080: one face found/);
+    // The preview draws the chosen face's crop in green, where the core
+    // finds the face in the first frame.
+    const preview = await app.page.evaluate(async () => {
+      const canvas = document.querySelector('#face-preview');
+      const g = canvas.getContext('2d');
+      const { data, width, height } = g.getImageData(0, 0, canvas.width, canvas.height);
+      const { faces } = await window.wav2lip.call('detectFaces', { pixels: new Uint8Array(data.buffer), width, height });
+      const [x1, y1, x2] = faces[0].crop;
+      const [r, gr, b] = g.getImageData(Math.round((x1 + x2) / 2), y1, 1, 1).data;
+      return { faces: faces.length, box: faces[0].box, edge: [r, gr, b] };
+    });
+    console.log(`wide shot: the face's box ${preview.box.map(Math.round).join(',')}, the preview's edge there rgb(${preview.edge})`);
+    const [, y1, , y2] = preview.box;
+    assert.ok(y2 - y1 > 50 && y2 - y1 < 100, `a face about 70 px tall: ${y2 - y1}`);
+    assert.deepEqual(preview.edge, [46, 204, 113], 'the green box is drawn round it');
+    await app.page.click('#run');
+    assert.match(await statusState(app.page, '#run-status', ['ready', 'error'], 900_000), /^Done: /);
+    const result = await inspect(app.page, file('wide.mp4'));
+    console.log(`wide shot output: ${result.frames} frames ${result.width}×${result.height}; mean change: mouth ${mean(result.mouth).toFixed(1)}, far ${mean(result.far).toFixed(2)} grey levels`);
+    assert.equal(result.width, 1920);
+    assert.equal(result.height, 1080);
+    assert.ok(Math.min(...result.mouth) > 8, `the mouth changes in every frame: ${result.mouth.map((v) => v.toFixed(1))}`);
+    assert.ok(Math.max(...result.far) < 4, `far from the face only codec noise: ${result.far.map((v) => v.toFixed(2))}`);
+    assert.deepEqual(app.foreignRequests, []);
+  } finally {
+    await app.close();
+  }
+});
+
 test('where the face turns away the page says when, before the run, and can leave those frames untouched', async () => {
   const app = await openApp('/?backend=cpu');
   const { page } = app;

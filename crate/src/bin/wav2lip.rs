@@ -13,7 +13,7 @@ use wav2lip::checkpoint::{Checkpoint, Entry, FileSource, Source};
 use wav2lip::generate::{Generator, Weights};
 #[cfg(feature = "gpu")]
 use wav2lip::generate::gpu::Storage;
-use wav2lip::{enhance, formula, npy, superres};
+use wav2lip::{enhance, formula, npy, superres, testmedia};
 use wav2lip::audio::mel;
 use wav2lip::crop::{self, Pads};
 use wav2lip::detect::{self, Detector, Rgba, read_png};
@@ -59,7 +59,7 @@ commands:
                                  cpu, gpu: our own kernels (gpu through wgpu: Vulkan,
                                  Metal; f16 storage where the GPU has shader-f16,
                                  gpu-f32 never); flex, wgpu: burn's kernels
-  bench detect [--runs 20]       time face detection on a 1280x720 frame, and the face's
+  bench detect [--runs 20]       time face detection on 720p, 1080p and 4K frames, and the face's
                                  mesh and pose (CPU)
   bench enhance [--runs 5]       the ways to bring the 96-px face back to size, on real
                                  face crops and the test clip, clean and blurred: PSNR,
@@ -400,12 +400,15 @@ fn bench_audio_command(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The face detector's weights: `--detector`, or the npm package's copy
-/// that `make setup` installs.
+/// The face detector's weights: `--detector` (full range) and
+/// `--detector-near` (short range), or the npm package's copies that
+/// `make setup` installs.
 fn detector(flags: &HashMap<&str, &str>) -> Result<Detector, String> {
-    let path = flags.get("--detector").copied().unwrap_or(detect::PACKAGE_MODEL);
-    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e} (run `make setup` in the repository, or pass --detector)"))?;
-    Detector::new(&bytes).map_err(|e| format!("{path}: {e}"))
+    let read = |flag: &str, default: &'static str| {
+        let path = flags.get(flag).copied().unwrap_or(default);
+        std::fs::read(path).map_err(|e| format!("{path}: {e} (run `make setup` in the repository, or pass {flag})"))
+    };
+    Detector::new(&read("--detector", detect::PACKAGE_MODEL)?, &read("--detector-near", detect::SHORT_RANGE_MODEL)?)
 }
 
 /// Face Mesh with the canonical face, from `make models`' copies or the flags.
@@ -421,7 +424,7 @@ fn mesh(flags: &HashMap<&str, &str>) -> Result<Mesh, String> {
 
 fn landmarks_command(args: &[String]) -> Result<(), String> {
     let Some((path, rest)) = args.split_first() else { return Err(format!("landmarks takes an image\n\n{USAGE}")) };
-    let flags = flags(rest, &["--detector", "--mesh", "--geometry"])?;
+    let flags = flags(rest, &["--detector", "--detector-near", "--mesh", "--geometry"])?;
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     let (pixels, width, height) = read_png(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let image = Rgba { pixels: &pixels, width, height };
@@ -496,7 +499,7 @@ fn enhance_command(args: &[String]) -> Result<(), String> {
 }
 
 fn bench_enhance_command(args: &[String]) -> Result<(), String> {
-    let flags = flags(args, &["--runs", "--detector", "--sr"])?;
+    let flags = flags(args, &["--runs", "--detector", "--detector-near", "--sr"])?;
     let runs = count(&flags, "--runs", 5)?;
     // Super-resolution beside them, where `scripts/sr-models.sh` fetched it.
     let sr_dir = flags.get("--sr").map(|d| d.to_string()).unwrap_or_else(|| format!("{}/.cache/wav2lip/esrgan-slim/models", std::env::var("HOME").unwrap_or_default()));
@@ -579,7 +582,7 @@ fn small_rgb(bgr: &[f32]) -> Vec<f32> {
 
 fn turn_face_command(args: &[String]) -> Result<(), String> {
     let Some((path, rest)) = args.split_first() else { return Err(format!("turn-face takes an image\n\n{USAGE}")) };
-    let flags = flags(rest, &["--yaw", "-o", "--detector", "--mesh", "--geometry"])?;
+    let flags = flags(rest, &["--yaw", "-o", "--detector", "--detector-near", "--mesh", "--geometry"])?;
     let yaw: f32 = flags.get("--yaw").and_then(|v| v.parse().ok()).filter(|y: &f32| y.abs() < 90.0).ok_or("--yaw takes degrees, between -90 and 90")?;
     let out = flags.get("-o").ok_or("turn-face needs -o OUT.png")?;
     let (pixels, width, height) = read_png(&std::fs::read(path).map_err(|e| format!("{path}: {e}"))?).map_err(|e| format!("{path}: {e}"))?;
@@ -596,7 +599,7 @@ fn turn_face_command(args: &[String]) -> Result<(), String> {
 
 fn detect_command(args: &[String]) -> Result<(), String> {
     let Some((path, rest)) = args.split_first() else { return Err(format!("detect takes an image\n\n{USAGE}")) };
-    let flags = flags(rest, &["--pads", "--detector"])?;
+    let flags = flags(rest, &["--pads", "--detector", "--detector-near"])?;
     let pads = match flags.get("--pads") {
         None => Pads::default(),
         Some(text) => match text.split(',').map(|v| v.trim().parse::<i32>()).collect::<Result<Vec<_>, _>>().as_deref() {
@@ -617,31 +620,35 @@ fn detect_command(args: &[String]) -> Result<(), String> {
 }
 
 fn bench_detect_command(args: &[String]) -> Result<(), String> {
-    let flags = flags(args, &["--runs", "--detector", "--mesh", "--geometry"])?;
+    let flags = flags(args, &["--runs", "--detector", "--detector-near", "--mesh", "--geometry"])?;
     let runs = count(&flags, "--runs", 20)?;
     let detector = detector(&flags)?;
     let mesh = mesh(&flags)?;
-    // A face as the app meets it: the test photo enlarged 3× (nearest
-    // neighbour) in a 1280×720 frame, as the browser bench draws it.
     let photo = "tests/fixtures/astronaut.png";
-    let (pixels, pw, ph) = read_png(&std::fs::read(photo).map_err(|e| format!("{photo}: {e} (run from the repository)"))?)?;
-    let (width, height) = (1280, 720);
-    let mut frame = vec![0u8; width * height * 4];
-    for y in 0..height {
-        for x in 0..width {
-            let (sx, sy) = ((x + 35) * 2 / 6, (y + 24) * 2 / 6);
-            if sx < pw && sy < ph {
-                frame[(y * width + x) * 4..][..4].copy_from_slice(&pixels[(sy * pw + sx) * 4..][..4]);
-            }
+    let (pixels, pw, _) = read_png(&std::fs::read(photo).map_err(|e| format!("{photo}: {e} (run from the repository)"))?)?;
+    for (width, height) in [(1280, 720), (1920, 1080), (3840, 2160)] {
+        // A person at a desk: the face a fifth of the frame's height.
+        let face = height as f32 / 5.0;
+        let frame = testmedia::wide_shot(&pixels, pw, face, [width as f32 * 0.4, height as f32 * 0.4], width, height);
+        let image = Rgba { pixels: &frame, width, height };
+        let found = detector.detect(&image)?;
+        let followed = found.first().ok_or("no face in the bench frame")?;
+        let before = median_seconds(runs, || detector.detect_whole_short_range(&image).map(drop))?;
+        let search = median_seconds(runs, || detector.detect(&image).map(drop))?;
+        let near = median_seconds(runs, || detector.detect_near(&image, followed).map(drop))?;
+        println!(
+            "detect, cpu, {width}x{height}: before (short range, one look) {:.2} ms; full range: whole-frame search ({} looks) {:.2} ms, near a followed face {:.2} ms (median of {runs})",
+            before * 1e3,
+            detector.looks(width, height),
+            search * 1e3,
+            near * 1e3
+        );
+        if width == 1280 {
+            let roi = Roi::from_face(followed);
+            let median = median_seconds(runs, || mesh.landmarks(&image, &roi)?.ok_or("no mesh in the bench frame").map(drop).map_err(String::from))?;
+            println!("landmarks + pose, cpu, {width}x{height}: {:.2} ms/face (median of {runs})", median * 1e3);
         }
     }
-    let image = Rgba { pixels: &frame, width, height };
-    detector.detect(&image)?;
-    let median = median_seconds(runs, || detector.detect(&image).map(drop))?;
-    println!("detect, cpu, 1280x720: {:.2} ms/frame (median of {runs})", median * 1e3);
-    let roi = Roi::from_face(detector.detect(&image)?.first().ok_or("no face in the bench frame")?);
-    let median = median_seconds(runs, || mesh.landmarks(&image, &roi)?.ok_or("no mesh in the bench frame").map(drop).map_err(String::from))?;
-    println!("landmarks + pose, cpu, 1280x720: {:.2} ms/face (median of {runs})", median * 1e3);
     Ok(())
 }
 

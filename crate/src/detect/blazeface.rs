@@ -2,8 +2,8 @@
 //! detection graph does it: SSD anchors, box and keypoint decoding, score
 //! sigmoid and threshold, weighted non-maximum suppression.
 
-/// The short-range model's settings (MediaPipe's
-/// `face_detection_short_range.pbtxt`).
+/// A model's settings (MediaPipe's `face_detection_short_range.pbtxt` and
+/// `face_detection_full_range.pbtxt`).
 pub struct Config {
     pub input: usize,
     /// Anchor layers: (stride, anchors per cell).
@@ -13,6 +13,12 @@ pub struct Config {
 }
 
 pub const SHORT_RANGE: Config = Config { input: 128, layers: &[(8, 2), (16, 6)], min_score: 0.5, min_suppression_iou: 0.3 };
+
+/// The full-range model: one anchor per cell of a 48×48 grid (stride 4 on
+/// its 192×192 input; MediaPipe's `interpolated_scale_aspect_ratio: 0`
+/// leaves one anchor a cell). The score threshold is the JS solution's
+/// default `minDetectionConfidence`, as for the short-range model.
+pub const FULL_RANGE: Config = Config { input: 192, layers: &[(4, 1)], min_score: 0.5, min_suppression_iou: 0.3 };
 
 /// Keypoints, in the model's order: right eye, left eye, nose tip, mouth
 /// centre, right ear tragion, left ear tragion (the subject's right/left).
@@ -109,6 +115,16 @@ mod tests {
     #[cfg(target_family = "wasm")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
     use super::*;
+
+    #[test]
+    fn the_full_range_grid_has_one_anchor_a_cell() {
+        let a = anchors(&FULL_RANGE);
+        assert_eq!(a.len(), 2304);
+        assert_eq!(a[0], [0.5 / 48.0, 0.5 / 48.0]);
+        assert_eq!(a[1], [1.5 / 48.0, 0.5 / 48.0]);
+        assert_eq!(a[48], [0.5 / 48.0, 1.5 / 48.0]);
+        assert_eq!(a[2303], [47.5 / 48.0, 47.5 / 48.0]);
+    }
 
     #[test]
     fn anchors_cover_both_grids_cell_by_cell() {

@@ -31,6 +31,8 @@ enum Step {
     Reshape { rows: usize, values: usize },
     /// Along H, W or C (0, 1, 2).
     Concat(usize),
+    /// To this height and width.
+    Resize { h: usize, w: usize, align_corners: bool, half_pixel_centers: bool },
 }
 
 #[derive(Debug)]
@@ -85,7 +87,7 @@ impl Network {
             // file may list fewer: found by `make fuzz`).
             let arity = match op.kind {
                 OpKind::Dequantize | OpKind::Relu | OpKind::Reshape | OpKind::MaxPool2d | OpKind::Concatenation => 1,
-                OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::Add | OpKind::Pad | OpKind::Prelu => 2,
+                OpKind::Conv2d | OpKind::DepthwiseConv2d | OpKind::Add | OpKind::Pad | OpKind::Prelu | OpKind::ResizeBilinear => 2,
             };
             if op.inputs.len() < arity {
                 return err(format!("{:?} with {} inputs", op.kind, op.inputs.len()));
@@ -166,6 +168,10 @@ impl Network {
                         _ => return err(format!("concatenation along axis {axis} of a rank-{rank} value")),
                     }
                 }
+                (OpKind::ResizeBilinear, &Options::Resize { align_corners, half_pixel_centers }) => match (&shape(0)[..], &out_shape[..]) {
+                    (&[1, _, _, c], &[1, h, w, oc]) if c == oc && h > 0 && w > 0 => Step::Resize { h, w, align_corners, half_pixel_centers },
+                    _ => return err("RESIZE_BILINEAR of other than one NHWC image to another"),
+                },
                 (kind, options) => return err(format!("{kind:?} with options {options:?}")),
             };
             nodes.push(Node { step, inputs: op.inputs.clone(), output, pad });
@@ -278,6 +284,7 @@ fn apply(slots: &[Option<Image>], node: &Node) -> Result<Image, TfliteError> {
             }
             Image::new(1, *rows, *values, x.data.clone())
         }
+        &Step::Resize { h, w, align_corners, half_pixel_centers } => kernels::resize_bilinear(x, (h, w), align_corners, half_pixel_centers),
         Step::Concat(axis) => {
             let parts: Vec<&Image> = (0..node.inputs.len()).map(take).collect::<Result<_, _>>()?;
             concat(&parts, *axis)?

@@ -234,6 +234,36 @@ pub fn prelu(mut x: Image, alpha: &[f32]) -> Image {
     x
 }
 
+/// TFLite's RESIZE_BILINEAR: each output pixel mixes the four input
+/// pixels around where it samples (see [`super::tflite::Options::Resize`]),
+/// the edge repeated beyond the input. Three times a frame in the
+/// full-range detector, on maps of at most 48×48×48: plain loops suffice.
+pub fn resize_bilinear(x: &Image, (oh, ow): (usize, usize), align_corners: bool, half_pixel_centers: bool) -> Image {
+    let source = |o: usize, out: usize, input: usize| -> f32 {
+        if align_corners && out > 1 {
+            o as f32 * (input - 1) as f32 / (out - 1) as f32
+        } else if half_pixel_centers {
+            (o as f32 + 0.5) * input as f32 / out as f32 - 0.5
+        } else {
+            o as f32 * input as f32 / out as f32
+        }
+    };
+    let c = x.c;
+    let mut out = vec![0.0; oh * ow * c];
+    for oy in 0..oh {
+        let sy = source(oy, oh, x.h);
+        for ox in 0..ow {
+            let sx = source(ox, ow, x.w);
+            let at = (oy * ow + ox) * c;
+            for ch in 0..c {
+                // One channel at a time through the shared sampler.
+                out[at + ch] = crate::nhwc::bilinear(x.w, x.h, sx, sy, |px, py| [x.data[(py * x.w + px) * c + ch]])[0];
+            }
+        }
+    }
+    Image::new(oh, ow, c, out)
+}
+
 #[cfg(test)]
 mod tests {
     // Also in Chromium, on the wasm build's loops (scripts/test-wasm.sh).
@@ -303,6 +333,21 @@ mod tests {
                 close(&Image::new(got.h, got.w, 1, mine), &Image::new(expected.h, expected.w, 1, relu));
             }
         }
+    }
+
+    #[test]
+    fn resizing_doubles_with_half_pixel_centres_as_tflite_does() {
+        // One channel 0, 1, 2 across, two channels apart by 10.
+        let x = Image::new(1, 3, 2, vec![0.0, 10.0, 1.0, 11.0, 2.0, 12.0]);
+        let half = resize_bilinear(&x, (2, 6), false, true);
+        // Output pixel o samples (o + ½)/2 − ½: −¼, ¼, ¾, 1¼, 1¾, 2¼ (clamped at the edges).
+        let first: Vec<f32> = half.data.iter().step_by(2).copied().collect();
+        assert_eq!(first, [0.0, 0.25, 0.75, 1.25, 1.75, 2.0, 0.0, 0.25, 0.75, 1.25, 1.75, 2.0]);
+        assert_eq!(half.data[1], 10.0);
+        let corners = resize_bilinear(&x, (1, 5), true, false);
+        assert_eq!(corners.data.iter().step_by(2).copied().collect::<Vec<_>>(), [0.0, 0.5, 1.0, 1.5, 2.0]);
+        let plain = resize_bilinear(&x, (1, 6), false, false);
+        assert_eq!(plain.data.iter().step_by(2).copied().collect::<Vec<_>>(), [0.0, 0.5, 1.0, 1.5, 2.0, 2.0]);
     }
 
     #[test]

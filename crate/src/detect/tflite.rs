@@ -172,6 +172,9 @@ pub enum OpKind {
     Pad,
     /// Face Mesh's activation: x where x ≥ 0, else α·x, α per channel.
     Prelu,
+    /// The full-range detector's feature pyramid: a coarse map brought up
+    /// to the next finer one's size.
+    ResizeBilinear,
 }
 
 impl OpKind {
@@ -185,6 +188,7 @@ impl OpKind {
             17 => Self::MaxPool2d,
             19 => Self::Relu,
             22 => Self::Reshape,
+            23 => Self::ResizeBilinear,
             34 => Self::Pad,
             54 => Self::Prelu,
             _ => return None,
@@ -214,6 +218,10 @@ pub enum Options {
     Pool { padding: Padding, stride: (usize, usize), filter: (usize, usize), activation: Activation },
     Add { activation: Activation },
     Concat { axis: i32, activation: Activation },
+    /// Where output pixel `o` samples its input: `o · s` with
+    /// `align_corners` (s = (in − 1) / (out − 1)), `(o + ½) · s − ½` with
+    /// `half_pixel_centers` (s = in / out), else `o · s`.
+    Resize { align_corners: bool, half_pixel_centers: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -375,6 +383,9 @@ fn options(kind: OpKind, o: &Table) -> Result<Options> {
         OpKind::Add => Options::Add { activation: activation(o.u8(0, 0)?)? },
         // ConcatenationOptions: 0 axis, 1 activation.
         OpKind::Concatenation => Options::Concat { axis: o.i32(0, 0)?, activation: activation(o.u8(1, 0)?)? },
+        // ResizeBilinearOptions: 0/1 new_height/width (deprecated: the
+        // output's shape says), 2 align_corners, 3 half_pixel_centers.
+        OpKind::ResizeBilinear => Options::Resize { align_corners: o.u8(2, 0)? != 0, half_pixel_centers: o.u8(3, 0)? != 0 },
         _ => Options::None,
     })
 }

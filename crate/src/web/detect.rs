@@ -14,11 +14,12 @@ thread_local! {
     static DETECTOR: RefCell<Option<Rc<Detector>>> = const { RefCell::new(None) };
 }
 
-/// Build the detector from `face_detection_short_range.tflite` (it runs on
-/// the CPU whatever the generator's device: see `detect::graph`).
+/// Build the detector from `face_detection_full_range.tflite` and
+/// `face_detection_short_range.tflite` (it runs on the CPU whatever the
+/// generator's device: see `detect::graph`).
 #[wasm_bindgen(js_name = loadDetector)]
-pub fn load_detector(tflite: &[u8]) -> Result<(), JsError> {
-    let detector = Detector::new(tflite).map_err(|e| JsError::new(&e))?;
+pub fn load_detector(full_range: &[u8], short_range: &[u8]) -> Result<(), JsError> {
+    let detector = Detector::new(full_range, short_range).map_err(|e| JsError::new(&e))?;
     DETECTOR.with(|slot| *slot.borrow_mut() = Some(Rc::new(detector)));
     Ok(())
 }

@@ -91,7 +91,7 @@ pub async fn live_frame(pixels: Vec<u8>, t: f64) -> Result<js_sys::Uint8Array, J
     let mut job = JOB.with(|slot| slot.borrow_mut().take()).ok_or_else(|| JsError::new("live mode is not on: call liveStart first"))?;
     let generator = model::current()?;
     let (detector, mesh) = (detect::current(), landmarks::current());
-    job.push_live(pixels, window, detector.as_deref(), mesh.as_deref()).map_err(|e| JsError::new(&e))?;
+    job.push_live(pixels, t, window, detector.as_deref(), mesh.as_deref()).map_err(|e| JsError::new(&e))?;
     let frames = job.drain(&Shared(generator)).await.map_err(|e| JsError::new(&e))?;
     // Put back unless live mode was stopped (or restarted) meanwhile.
     if VOICE.with(|slot| slot.borrow().is_some()) {

@@ -12,7 +12,7 @@ use super::{detect, model, voice};
 use crate::formula;
 #[cfg(feature = "webgpu")]
 use crate::generate::gpu::Storage;
-use crate::testdata::{astronaut, detector_model, npy, speech16k};
+use crate::testdata::{astronaut, detector_model, npy, short_range_model, speech16k};
 
 fn plain(value: JsValue) -> Value {
     serde_wasm_bindgen::from_value(value).expect("a plain JS object")
@@ -52,7 +52,7 @@ fn faces_in_an_rgba_frame() {
     let (pixels, width, height) = astronaut();
     assert!(detect::detect_faces(pixels.clone(), width, height).is_err(), "detection before loadDetector is refused");
     assert!(detect::load_detector(b"not a model").is_err());
-    detect::load_detector(&detector_model()).unwrap();
+    detect::load_detector(&detector_model(), &short_range_model()).unwrap();
     let faces = plain(detect::detect_faces(pixels, width, height).unwrap());
     let faces = faces.as_array().expect("an array of faces");
     assert_eq!(faces.len(), 1, "{faces:?}");
