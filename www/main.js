@@ -561,7 +561,7 @@ function startLive(core) {
     liveStart.textContent = 'Stop live';
     liveStart.disabled = false;
     liveRecord.hidden = false;
-    show(liveStatus, 'ready', 'Live: talk, and the face follows. Frames appear about a third of a second after the sound.');
+    show(liveStatus, 'ready', 'Live: talk, and the face follows. Each frame waits for the 0.2 s of sound after it and then for the time to make it, so it shows a little later than you speak: the latency below is measured as you go.');
   });
   liveRecord.addEventListener('click', async () => {
     if (liveRecord.dataset.recording === 'true') return saveRecording();

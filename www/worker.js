@@ -113,10 +113,14 @@ async function scanPoses(file, point) {
     for (let k = 0; k < face.count; k += every) sources.push(k);
     const samples = [];
     let k = 0;
+    // The face followed: after the first search, each sample looks only
+    // around where it was (a search of a large frame is tens of looks).
+    let last;
     for await (const pixels of face.frames(sources)) {
-      const faces = core.faceMeshes(pixels, face.width, face.height);
+      const faces = core.faceMeshes(pixels, face.width, face.height, last ? new Float32Array(last) : undefined);
       const away = ({ box: [x1, y1, x2, y2] }) => (point ? Math.hypot((x1 + x2) / 2 - point[0], (y1 + y2) / 2 - point[1]) : 0);
       const near = faces.toSorted((a, b) => away(a) - away(b))[0];
+      last = near?.box;
       samples.push({ t: sources[k] / face.fps, ...(near && { yaw: near.pose.yaw, pitch: near.pose.pitch }) });
       k += 1;
     }

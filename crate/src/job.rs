@@ -322,7 +322,7 @@ impl Job {
     /// otherwise cost the search on every frame of a long face-less shot.
     fn find(&mut self, detector: &Detector, image: &Rgba<'_>) -> Result<Vec<crate::detect::Face>, String> {
         if let Some(face) = self.framing.followed() {
-            return detector.detect_near(image, face);
+            return detector.detect_near(image, &face.bbox);
         }
         let search = self.since_search == 0;
         let every = (detector.looks(self.width, self.height) / 2).max(SEARCH_EVERY);

@@ -8,7 +8,7 @@
 //! loading ([`checkpoint`]), the generator ([`generate`]), the blend back
 //! into the frame ([`blend`]), the disclosure [`label`], all of it on a
 //! stream of frames in a [`job`] (or as it happens, from a microphone:
-//! [`live`]), and the compute backend's choice
+//! [`live`], its face held still by [`steady`]), and the compute backend's choice
 //! ([`backend`]) and proof ([`selftest`]). The detector's and the
 //! generator's CPU loops share [`nhwc`] activations and [`simd`] lanes.
 //!

@@ -428,7 +428,7 @@ fn landmarks_command(args: &[String]) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     let (pixels, width, height) = read_png(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let image = Rgba { pixels: &pixels, width, height };
-    let found = mesh(&flags)?.find(&detector(&flags)?, &image)?;
+    let found = mesh(&flags)?.find(&detector(&flags)?, &image, None)?;
     let report = serde_json::json!({ "image": path, "width": width, "height": height, "faces": found });
     println!("{}", serde_json::to_string(&report).expect("plain values"));
     if found.is_empty() {
@@ -635,7 +635,7 @@ fn bench_detect_command(args: &[String]) -> Result<(), String> {
         let followed = found.first().ok_or("no face in the bench frame")?;
         let before = median_seconds(runs, || detector.detect_whole_short_range(&image).map(drop))?;
         let search = median_seconds(runs, || detector.detect(&image).map(drop))?;
-        let near = median_seconds(runs, || detector.detect_near(&image, followed).map(drop))?;
+        let near = median_seconds(runs, || detector.detect_near(&image, &followed.bbox).map(drop))?;
         println!(
             "detect, cpu, {width}x{height}: before (short range, one look) {:.2} ms; full range: whole-frame search ({} looks) {:.2} ms, near a followed face {:.2} ms (median of {runs})",
             before * 1e3,

@@ -143,7 +143,7 @@ impl Detector {
             // The face nearest the centre of its own square, else as found.
             let centre = |f: &Face| [(f.bbox[0] + f.bbox[2]) / 2.0, (f.bbox[1] + f.bbox[3]) / 2.0];
             let [cx, cy] = centre(&face);
-            let near = self.detect_near(image, &face)?.into_iter().filter(|f| blazeface::iou(&f.bbox, &face.bbox) > 0.3);
+            let near = self.detect_near(image, &face.bbox)?.into_iter().filter(|f| blazeface::iou(&f.bbox, &face.bbox) > 0.3);
             let nearest = near.min_by(|a, b| {
                 let (pa, pb) = (centre(a), centre(b));
                 ((pa[0] - cx).hypot(pa[1] - cy)).total_cmp(&(pb[0] - cx).hypot(pb[1] - cy))
@@ -166,10 +166,11 @@ impl Detector {
         self.full.look(image, Window::whole(image.width, image.height))
     }
 
-    /// The faces in a square around `face` (a face followed from the last
-    /// frame): one look however large the frame, at the face's own scale.
-    pub fn detect_near(&self, image: &Rgba<'_>, face: &Face) -> Result<Vec<Face>, String> {
-        let [x1, y1, x2, y2] = face.bbox;
+    /// The faces in a square around a face's box (a face followed from the
+    /// last frame): one look however large the frame, at the face's own
+    /// scale.
+    pub fn detect_near(&self, image: &Rgba<'_>, bbox: &[f32; 4]) -> Result<Vec<Face>, String> {
+        let &[x1, y1, x2, y2] = bbox;
         let side = ((y2 - y1).max(x2 - x1) * NEAR).max(SHORT_RANGE.input as f32);
         // Snapped (the side to steps of 2^¼, the corner to an eighth of the
         // side), so that a face that trembles by a pixel is looked at
@@ -465,9 +466,9 @@ mod tests {
         let first = detector.detect(&image).unwrap();
         assert_eq!(first.len(), 1, "{first:?}");
         // Around it, and around it in the next frame, where it moved by 6 px.
-        let here = detector.detect_near(&image, &first[0]).unwrap();
+        let here = detector.detect_near(&image, &first[0].bbox).unwrap();
         let moved = wide_shot(SMALLEST_FACE, [centre[0] + 6.0, centre[1]], w, h);
-        let there = detector.detect_near(&rgba(&moved, w, h), &first[0]).unwrap();
+        let there = detector.detect_near(&rgba(&moved, w, h), &first[0].bbox).unwrap();
         println!("searched {:?}, near {:?}, moved {:?}", first[0].bbox, here.iter().map(|f| f.bbox).collect::<Vec<_>>(), there.iter().map(|f| f.bbox).collect::<Vec<_>>());
         assert_eq!((here.len(), there.len()), (1, 1), "{here:?} {there:?}");
         let shift = (there[0].bbox[0] + there[0].bbox[2] - here[0].bbox[0] - here[0].bbox[2]) / 2.0;

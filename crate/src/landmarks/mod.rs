@@ -164,10 +164,21 @@ impl Mesh {
 
     /// Every face the detector finds in the image, with its mesh (faces
     /// the mesh network does not confirm are left out): MediaPipe's static
-    /// image mode, one look in each detection's square.
-    pub fn find(&self, detector: &Detector, image: &Rgba<'_>) -> Result<Vec<Found>, String> {
+    /// image mode, one look in each detection's square. With `near` (a
+    /// face's box in the last frame looked at), only the faces around it.
+    pub fn find(&self, detector: &Detector, image: &Rgba<'_>, near: Option<&[f32; 4]>) -> Result<Vec<Found>, String> {
+        // Around a face seen a moment ago: one look (a scan through a
+        // video); else, or where it is gone, a search of the frame.
+        let faces = match near {
+            Some(bbox) => Some(detector.detect_near(image, bbox)?).filter(|faces| !faces.is_empty()),
+            None => None,
+        };
+        let faces = match faces {
+            Some(faces) => faces,
+            None => detector.detect(image)?,
+        };
         let mut found = Vec::new();
-        for face in detector.detect(image)? {
+        for face in faces {
             if let Some(marks) = self.landmarks(image, &Roi::from_face(&face))? {
                 found.push(Found { bbox: face.bbox, score: face.score, presence: marks.presence, landmarks: marks.points, pose: marks.pose });
             }

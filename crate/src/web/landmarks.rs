@@ -31,10 +31,17 @@ pub(super) fn current() -> Option<Rc<Mesh>> {
 }
 
 /// Every face in one RGBA frame with its mesh and pose:
-/// `[{box, score, presence, landmarks: [[x, y, z] × 468], pose: {yaw, pitch, roll}}]`.
+/// `[{box, score, presence, landmarks: [[x, y, z] × 468], pose: {yaw, pitch, roll}}]`;
+/// with `near` (`[x1, y1, x2, y2]`, a face's box in the last frame looked
+/// at, as a scan through a video has), the faces around it — one look of
+/// the detector instead of a search of the frame.
 #[wasm_bindgen(js_name = faceMeshes)]
-pub fn face_meshes(pixels: Vec<u8>, width: usize, height: usize) -> Result<JsValue, JsError> {
+pub fn face_meshes(pixels: Vec<u8>, width: usize, height: usize, near: Option<Vec<f32>>) -> Result<JsValue, JsError> {
+    let near: Option<[f32; 4]> = match near {
+        Some(b) => Some(b.try_into().map_err(|b: Vec<f32>| JsError::new(&format!("a face's box is 4 numbers, got {}", b.len())))?),
+        None => None,
+    };
     let detector = super::detect::current().ok_or_else(|| JsError::new("the face detector is not loaded: call loadDetector first"))?;
     let mesh = current().ok_or_else(|| JsError::new("Face Mesh is not loaded: call loadMesh first"))?;
-    to_js(&mesh.find(&detector, &Rgba { pixels: &pixels, width, height }).map_err(|e| JsError::new(&e))?)
+    to_js(&mesh.find(&detector, &Rgba { pixels: &pixels, width, height }, near.as_ref()).map_err(|e| JsError::new(&e))?)
 }
