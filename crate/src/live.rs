@@ -216,16 +216,10 @@ mod tests {
         let mut job = Job::live(options, (w, h), None).unwrap();
         let silence = vec![-4.0; MEL_VALUES];
         let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
-        let mut seed = 99u32;
         for i in 0..24 {
             // Sensor noise of ±2 grey levels.
-            let frame: Vec<u8> = still
-                .iter()
-                .map(|&v| {
-                    seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
-                    (v as i32 + (seed >> 30) as i32 - 2).clamp(0, 255) as u8
-                })
-                .collect();
+            let noise = crate::testdata::pseudo(still.len(), 99 + i);
+            let frame: Vec<u8> = still.iter().zip(noise).map(|(&v, n)| (v as f32 + (4.0 * n).round()).clamp(0.0, 255.0) as u8).collect();
             // Six frames a second, as this machine's CPU path makes them.
             job.push_live(frame.clone(), i as f64 / 6.0, silence.clone(), Some(&detector), Some(&mesh)).unwrap();
             outputs.extend(block_on(job.drain(&generator)).unwrap());

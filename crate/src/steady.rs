@@ -76,7 +76,7 @@ fn with_values(face: &Face, v: &[f32; VALUES]) -> Face {
 /// One face's box and keypoints through time.
 #[derive(Debug, Default)]
 pub struct Steady {
-    filters: Vec<OneEuro>,
+    filters: [OneEuro; VALUES],
     last_time: Option<f64>,
     held: Option<Face>,
 }
@@ -92,17 +92,12 @@ impl Steady {
             None => 1.0,
         };
         self.last_time = Some(time);
-        self.filters.resize_with(VALUES, OneEuro::default);
         let raw = values(face);
         let filtered: [f32; VALUES] = std::array::from_fn(|i| self.filters[i].filter(raw[i] / height, dt) * height);
-        let filtered = with_values(face, &filtered);
         let limit = (HOLD * height).max(1.5);
-        let moved = match &self.held {
-            Some(held) => values(held).iter().zip(values(&filtered)).any(|(a, b)| (a - b).abs() > limit),
-            None => true,
-        };
-        if moved {
-            self.held = Some(filtered);
+        let still = self.held.as_ref().is_some_and(|held| values(held).iter().zip(filtered).all(|(a, b)| (a - b).abs() <= limit));
+        if !still {
+            self.held = Some(with_values(face, &filtered));
         }
         self.held.clone().expect("held above")
     }

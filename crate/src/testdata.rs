@@ -129,17 +129,7 @@ pub fn turned(frame: &[u8], width: usize, height: usize, degrees: f32) -> Vec<u8
     out
 }
 
-/// Values in [-0.5, 0.5) from a fixed generator (an LCG), for kernels'
-/// tests against their definitions.
-pub fn pseudo(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-            (s >> 8) as f32 / (1 << 24) as f32 - 0.5
-        })
-        .collect()
-}
+pub use crate::testmedia::pseudo;
 
 /// A file `make js` extracts into `www/lib/` (from the npm packages).
 fn extracted(path: &str) -> Vec<u8> {

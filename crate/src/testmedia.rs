@@ -39,12 +39,11 @@ pub fn wide_shot(photo: &[u8], pw: usize, face: f32, centre: [f32; 2], width: us
     let (sw, sh) = (((pw as f32 * scale).round() as usize).max(1), ((ph as f32 * scale).round() as usize).max(1));
     let rgb: Vec<f32> = photo.chunks_exact(4).flat_map(|p| [p[0] as f32, p[1] as f32, p[2] as f32]).collect();
     let small = crate::enhance::resample(&rgb, pw, ph, sw, sh);
-    let mut seed = 12345u32;
+    let noise = pseudo(width * height, 12345);
     let mut frame = Vec::with_capacity(width * height * 4);
     for y in 0..height {
         for x in 0..width {
-            seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
-            let noise = (seed >> 28) as f32 - 8.0;
+            let noise = 16.0 * noise[y * width + x];
             let base = 95.0 + 50.0 * x as f32 / width as f32 + 25.0 * y as f32 / height as f32 + noise;
             frame.extend([base, base * 0.97, base * 0.92].map(|v| v.clamp(0.0, 255.0) as u8));
             frame.push(255);
@@ -63,4 +62,16 @@ pub fn wide_shot(photo: &[u8], pw: usize, face: f32, centre: [f32; 2], width: us
         }
     }
     frame
+}
+
+/// Values in [-0.5, 0.5) from a fixed generator (an LCG): kernels' tests'
+/// inputs, and the noise of test media.
+pub fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+        })
+        .collect()
 }

@@ -65,7 +65,7 @@ impl Tracker {
         if matched.is_none() && self.missed >= self.max_gap {
             // Lost for a while: the face may have moved while hidden. Take
             // the nearest face within two face widths of where it was.
-            let centre = [(last.bbox[0] + last.bbox[2]) / 2.0, (last.bbox[1] + last.bbox[3]) / 2.0];
+            let centre = last.centre();
             let reach = 2.0 * (last.bbox[2] - last.bbox[0]);
             matched = faces
                 .iter()
@@ -94,7 +94,8 @@ fn distance(face: &Face, p: [f32; 2]) -> f32 {
     if (x1..=x2).contains(&p[0]) && (y1..=y2).contains(&p[1]) {
         return 0.0;
     }
-    ((p[0] - (x1 + x2) / 2.0).powi(2) + (p[1] - (y1 + y2) / 2.0).powi(2)).sqrt()
+    let [cx, cy] = face.centre();
+    (p[0] - cx).hypot(p[1] - cy)
 }
 
 #[cfg(test)]

@@ -35,6 +35,14 @@ pub struct Face {
     pub keypoints: [[f32; 2]; KEYPOINTS],
 }
 
+impl Face {
+    /// The box's centre.
+    pub fn centre(&self) -> [f32; 2] {
+        let [x1, y1, x2, y2] = self.bbox;
+        [(x1 + x2) / 2.0, (y1 + y2) / 2.0]
+    }
+}
+
 /// An RGBA image (as the browser's canvases and `VideoFrame`s give them).
 pub struct Rgba<'a> {
     pub pixels: &'a [u8],
@@ -141,13 +149,10 @@ impl Detector {
         let mut seen = Vec::with_capacity(faces.len());
         for (face, whole) in faces {
             // The face nearest the centre of its own square, else as found.
-            let centre = |f: &Face| [(f.bbox[0] + f.bbox[2]) / 2.0, (f.bbox[1] + f.bbox[3]) / 2.0];
-            let [cx, cy] = centre(&face);
+            let [cx, cy] = face.centre();
+            let away = |f: &Face| (f.centre()[0] - cx).hypot(f.centre()[1] - cy);
             let near = self.detect_near(image, &face.bbox)?.into_iter().filter(|f| blazeface::iou(&f.bbox, &face.bbox) > 0.3);
-            let nearest = near.min_by(|a, b| {
-                let (pa, pb) = (centre(a), centre(b));
-                ((pa[0] - cx).hypot(pa[1] - cy)).total_cmp(&(pb[0] - cx).hypot(pb[1] - cy))
-            });
+            let nearest = near.min_by(|a, b| away(a).total_cmp(&away(b)));
             match nearest {
                 Some(near) if whole || near.score >= CONFIRM => seen.push((near, whole)),
                 // Tiles are many looks, each a chance of a false face (a
@@ -265,15 +270,12 @@ impl Window {
     }
 
     /// Whether a box lies inside this window, up to the image's own edges
-    /// (a face at the frame's edge is cut there whichever window sees it).
-    fn holds(&self, [x1, y1, x2, y2]: &[f32; 4], w: usize, h: usize) -> bool {
-        let (left, top) = (self.x0.max(0.0), self.y0.max(0.0));
-        let (right, bottom) = ((self.x0 + self.side).min(w as f32), (self.y0 + self.side).min(h as f32));
-        let inside = |v: f32, lo: f32, hi: f32, edge_lo: bool, edge_hi: bool| (edge_lo || v >= lo) && (edge_hi || v <= hi);
-        inside(*x1, left, right, left <= 0.0, right >= w as f32)
-            && inside(*x2, left, right, left <= 0.0, right >= w as f32)
-            && inside(*y1, top, bottom, top <= 0.0, bottom >= h as f32)
-            && inside(*y2, top, bottom, top <= 0.0, bottom >= h as f32)
+    /// (a face at the frame's edge is cut there whichever window sees it:
+    /// a window side on or past the image's edge bounds nothing).
+    fn holds(&self, &[x1, y1, x2, y2]: &[f32; 4], w: usize, h: usize) -> bool {
+        let low = |start: f32| if start <= 0.0 { f32::NEG_INFINITY } else { start };
+        let high = |end: f32, size: usize| if end >= size as f32 { f32::INFINITY } else { end };
+        x1 >= low(self.x0) && y1 >= low(self.y0) && x2 <= high(self.x0 + self.side, w) && y2 <= high(self.y0 + self.side, h)
     }
 }
 
@@ -413,8 +415,8 @@ mod tests {
         faces
             .iter()
             .find(|f| {
-                let c = [(f.bbox[0] + f.bbox[2]) / 2.0, (f.bbox[1] + f.bbox[3]) / 2.0];
-                (c[0] - centre[0]).abs() < height && (c[1] - centre[1]).abs() < height
+                let [x, y] = f.centre();
+                (x - centre[0]).abs() < height && (y - centre[1]).abs() < height
             })
             .map(|f| f.bbox[3] - f.bbox[1])
     }
@@ -471,7 +473,7 @@ mod tests {
         let there = detector.detect_near(&rgba(&moved, w, h), &first[0].bbox).unwrap();
         println!("searched {:?}, near {:?}, moved {:?}", first[0].bbox, here.iter().map(|f| f.bbox).collect::<Vec<_>>(), there.iter().map(|f| f.bbox).collect::<Vec<_>>());
         assert_eq!((here.len(), there.len()), (1, 1), "{here:?} {there:?}");
-        let shift = (there[0].bbox[0] + there[0].bbox[2] - here[0].bbox[0] - here[0].bbox[2]) / 2.0;
+        let shift = there[0].centre()[0] - here[0].centre()[0];
         assert!((4.0..8.0).contains(&shift), "moved by {shift}");
         assert!(blazeface::iou(&here[0].bbox, &first[0].bbox) > 0.6, "the two models agree on the face");
     }

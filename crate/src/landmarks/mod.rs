@@ -169,14 +169,11 @@ impl Mesh {
     pub fn find(&self, detector: &Detector, image: &Rgba<'_>, near: Option<&[f32; 4]>) -> Result<Vec<Found>, String> {
         // Around a face seen a moment ago: one look (a scan through a
         // video); else, or where it is gone, a search of the frame.
-        let faces = match near {
-            Some(bbox) => Some(detector.detect_near(image, bbox)?).filter(|faces| !faces.is_empty()),
-            None => None,
+        let near = match near {
+            Some(bbox) => detector.detect_near(image, bbox)?,
+            None => Vec::new(),
         };
-        let faces = match faces {
-            Some(faces) => faces,
-            None => detector.detect(image)?,
-        };
+        let faces = if near.is_empty() { detector.detect(image)? } else { near };
         let mut found = Vec::new();
         for face in faces {
             if let Some(marks) = self.landmarks(image, &Roi::from_face(&face))? {

@@ -51,7 +51,7 @@ fn the_voice_pushed_in_pieces_gives_the_originals_mel() {
 fn faces_in_an_rgba_frame() {
     let (pixels, width, height) = astronaut();
     assert!(detect::detect_faces(pixels.clone(), width, height).is_err(), "detection before loadDetector is refused");
-    assert!(detect::load_detector(b"not a model").is_err());
+    assert!(detect::load_detector(b"not a model", &short_range_model()).is_err());
     detect::load_detector(&detector_model(), &short_range_model()).unwrap();
     let faces = plain(detect::detect_faces(pixels, width, height).unwrap());
     let faces = faces.as_array().expect("an array of faces");
