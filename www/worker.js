@@ -130,6 +130,14 @@ async function scanPoses(file, point) {
   }
 }
 
+/** The core's `call` (a face finder) on one RGBA frame: its faces and its time (seconds). */
+async function timedFaces(call, pixels, width, height) {
+  await ensureDetector();
+  const started = performance.now();
+  const faces = core[call](pixels, width, height);
+  return { faces, seconds: (performance.now() - started) / 1000 };
+}
+
 /** The face input's first picture and the faces in it, for the page to show. */
 async function openFace(file) {
   const { pixels, width, height, kind } = await firstPicture(file);
@@ -255,12 +263,9 @@ const methods = {
   /** Which way the face looks through the video ({step, duration, samples}). */
   scanPoses: ({ file, point }) => scanPoses(file, point),
   /** Faces in one RGBA frame ([{score, box, keypoints, crop}], best first), and the core's time for it (seconds). */
-  async detectFaces({ pixels, width, height }) {
-    await ensureDetector();
-    const started = performance.now();
-    const faces = core.detectFaces(pixels, width, height);
-    return { faces, seconds: (performance.now() - started) / 1000 };
-  },
+  detectFaces: ({ pixels, width, height }) => timedFaces('detectFaces', pixels, width, height),
+  /** The same from one look at the whole frame, as MediaPipe's own solution looks (for its comparison). */
+  detectFacesWhole: ({ pixels, width, height }) => timedFaces('detectFacesWhole', pixels, width, height),
   /** Faces in one RGBA frame with their meshes and poses ([{box, score, presence, landmarks, pose}]), and the core's time (seconds). */
   async faceMeshes({ pixels, width, height }) {
     await ensureDetector();

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::to_js;
 use crate::crop::{self, Pads};
-use crate::detect::{Detector, Rgba};
+use crate::detect::{Detector, Face, Rgba};
 
 thread_local! {
     static DETECTOR: RefCell<Option<Rc<Detector>>> = const { RefCell::new(None) };
@@ -29,11 +29,25 @@ pub(super) fn current() -> Option<Rc<Detector>> {
     DETECTOR.with(|slot| slot.borrow().clone())
 }
 
-/// Faces in one RGBA frame, best first.
+/// Faces in one RGBA frame, best first: the frame searched whole and in
+/// tiles ([`Detector::detect`]).
 #[wasm_bindgen(js_name = detectFaces)]
 pub fn detect_faces(pixels: Vec<u8>, width: usize, height: usize) -> Result<JsValue, JsError> {
+    framed_faces(&pixels, width, height, Detector::detect)
+}
+
+/// The faces one look of the full-range model at the whole frame finds,
+/// MediaPipe's own way (the browser test compares it with MediaPipe's
+/// solution).
+#[wasm_bindgen(js_name = detectFacesWhole)]
+pub fn detect_faces_whole(pixels: Vec<u8>, width: usize, height: usize) -> Result<JsValue, JsError> {
+    framed_faces(&pixels, width, height, Detector::detect_whole)
+}
+
+/// The faces `find` finds, each with its crop.
+fn framed_faces(pixels: &[u8], width: usize, height: usize, find: fn(&Detector, &Rgba<'_>) -> Result<Vec<Face>, String>) -> Result<JsValue, JsError> {
     let detector = current().ok_or_else(|| JsError::new("the face detector is not loaded: call loadDetector first"))?;
-    let faces = detector.detect(&Rgba { pixels: &pixels, width, height }).map_err(|e| JsError::new(&e))?;
+    let faces = find(&detector, &Rgba { pixels, width, height }).map_err(|e| JsError::new(&e))?;
     // The original's default pads until the page offers its own.
     let framed: Vec<_> = faces.into_iter().map(|face| crop::frame(face, Pads::default(), width, height)).collect();
     to_js(&framed)
