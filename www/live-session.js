@@ -6,8 +6,9 @@
 // job's (same label, same metadata).
 //
 // The page holds the camera's frames and sends one only when told this
-// worker is idle and how far the sound reaches ({ready}): the newest frame
-// that can be made, the older ones dropped. Nothing queues here.
+// worker is idle and how far the sound reaches ({ready, taken}): the
+// newest frame that can be made, the older ones dropped. Nothing queues
+// here.
 import { core } from './core.js';
 import { Output, VideoSample, VideoSampleSource } from './lib/mediabunny.js';
 import { DISCLOSURE, QUALITIES, chooseFormat, drawLabel, outputFile } from './lipsync.js';
@@ -32,7 +33,10 @@ export async function live({ frames, sound, width, height, sampleRate, options =
   let ready = -1;
   let busy = false;
   let made = 0;
+  // Frames taken from the page: it counts what it sent against this.
+  let taken = 0;
   let recording = null;
+  let stopped = false;
   let finish;
   const finished = new Promise((resolve, reject) => (finish = { resolve, reject }));
   const fail = (error) => finish.reject(error instanceof Error ? error : new Error(String(error)));
@@ -42,21 +46,42 @@ export async function live({ frames, sound, width, height, sampleRate, options =
   const offer = () => {
     if (busy || ready < 0 || ready === offered) return;
     offered = ready;
-    frames.postMessage({ ready });
+    frames.postMessage({ ready, taken });
+  };
+  // After a frame, the page is told once the sound that came while it was
+  // made has been taken in (else its word on the sound is a frame's making
+  // out of date): a message to itself queues behind that sound.
+  const after = new MessageChannel();
+  after.port1.onmessage = () => {
+    busy = false;
+    offered = -1;
+    offer();
   };
 
   sound.onmessage = ({ data: piece }) => {
     try {
       ready = core.liveHear(piece);
       heard.push(piece);
+      if (waiting && ready >= waiting.t) {
+        waiting.resolve();
+        waiting = null;
+      }
       offer();
     } catch (error) {
       fail(error);
     }
   };
 
+  // A frame sent on the page's guess of the sound waits for the rest here.
+  let waiting = null;
+  const soundFor = (t) => (ready >= t || stopped ? null : new Promise((resolve) => (waiting = { t, resolve })));
+
   const frame = async ({ bitmap, t }) => {
     busy = true;
+    await soundFor(t);
+    if (stopped) return bitmap.close();
+    // A wall-clock time, which the page can read on its own clock.
+    const chosen = performance.timeOrigin + performance.now();
     reader.drawImage(bitmap, 0, 0, width, height);
     bitmap.close();
     const pixels = new Uint8Array(reader.getImageData(0, 0, width, height).data.buffer);
@@ -66,11 +91,9 @@ export async function live({ frames, sound, width, height, sampleRate, options =
     made += 1;
     // The page gets a copy; the recording encodes this one.
     const shown = out.slice();
-    frames.postMessage({ frame: shown.buffer, width: size.width, height: size.height, t, ms, timings: core.liveTimings() }, [shown.buffer]);
+    frames.postMessage({ frame: shown.buffer, width: size.width, height: size.height, t, ms, chosen, timings: core.liveTimings() }, [shown.buffer]);
     await recording?.frame(out, t, heard).catch(recordFailed);
-    busy = false;
-    offered = -1;
-    offer();
+    after.port2.postMessage(null);
   };
 
   // A recording that fails is dropped and the page told; live mode goes on.
@@ -84,6 +107,15 @@ export async function live({ frames, sound, width, height, sampleRate, options =
   // One message at a time, in order: a recording starts or ends between frames.
   let chain = Promise.resolve();
   frames.onmessage = ({ data }) => {
+    // Stopping ends a wait for sound at once (no more may come).
+    if (data.stop) {
+      stopped = true;
+      waiting?.resolve();
+    }
+    if (data.bitmap) {
+      taken += 1;
+      busy = true;
+    }
     chain = chain.then(async () => {
       if (data.bitmap) await frame(data);
       else if (data.record === true && !recording) recording = await Recording.open(size, sampleRate, quality).catch(recordFailed) ?? null;
@@ -105,6 +137,7 @@ export async function live({ frames, sound, width, height, sampleRate, options =
     core.liveStop();
     frames.close();
     sound.close();
+    after.port1.close();
   }
 }
 

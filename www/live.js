@@ -5,15 +5,25 @@
 // Time is the sound's: seconds from the first sample the audio worklet
 // (live-sound.js) heard. Camera frames are stamped on that clock and wait
 // here until their 0.2 s of sound has reached the worker
-// (live-session.js), which says so ({ready}) whenever it is idle: then the
-// newest frame it can make goes, and older ones are dropped. Nothing
-// queues, so memory stays flat and the latency does not grow when the
-// machine is slower than the camera; the achieved rate is shown.
+// (live-session.js), which says how far its sound reaches ({ready}) and,
+// by counting the frames it has taken, whether it is idle: then the newest
+// frame it can make (by its word, or by a guess from it that the worker
+// makes good by waiting) goes, and older ones are dropped. One frame is
+// with the worker at a time and nothing queues, so memory stays flat and
+// the latency stays bounded (the sound a frame needs, a camera frame, one
+// frame's making, the passing) however much slower than the camera the
+// machine is; the latency, its parts and the achieved rate are shown.
+//
+// Frames stay here until chosen: handing each of them to the worker (to
+// choose there) cost its thread so much that messages piled up behind
+// them, seconds of them.
 
 /** Camera frames older than this (seconds) behind the newest are dropped unseen. */
 const KEEP_FRAMES = 1;
 /** Frames larger than this (longest side) are scaled down first: live is about keeping up. */
 const MAX_SIDE = 1280;
+/** The camera size asked for: enough for the face, little to carry. */
+const CAMERA = [640, 480];
 /** A photo is shown this many times a second. */
 const PHOTO_FPS = 25;
 
@@ -66,8 +76,9 @@ export class Live {
 
   /**
    * `core` is the page's Core (bridge.js); frames are drawn on `view` (a
-   * canvas); `onStats({latency, fps, dropped, made, detectEvery, compute})` hears
-   * the figures a few times a second.
+   * canvas); `onStats({latency, parts, fps, dropped, made, detectEvery, compute})`
+   * hears the figures a few times a second (`parts`: the latency's seconds
+   * waiting, making the frame, and passing it around).
    */
   constructor(core, view, onStats) {
     this.#core = core;
@@ -81,15 +92,16 @@ export class Live {
 
   /**
    * Start: `face` is 'camera' or a File (photo or video), `voice`
-   * 'microphone' or a File; `options`, `label` and `quality` as a job's.
+   * 'microphone' or a File; `options`, `label` and `quality` as a job's;
+   * `camera` the size to ask the camera for ([width, height]).
    * Resolves once frames are being made; rejects with a sentence to show.
    * `ended(error)` hears when it stops by itself (an error).
    */
-  async start({ face, voice, options, label, quality }, ended) {
+  async start({ face, voice, options, label, quality, camera }, ended) {
     if (this.#session) throw new Error('live mode is already on');
     const parts = { stopped: false, tracks: [], urls: [] };
     try {
-      await this.#open(parts, face, voice);
+      await this.#open(parts, face, voice, camera);
       this.#session = parts;
       this.#run(parts, { options, label, quality }, ended);
     } catch (error) {
@@ -98,7 +110,7 @@ export class Live {
     }
   }
 
-  async #open(parts, face, voice) {
+  async #open(parts, face, voice, [cameraWidth, cameraHeight] = CAMERA) {
     const camera = face === 'camera';
     const microphone = voice === 'microphone';
     if (camera || microphone) {
@@ -106,7 +118,7 @@ export class Live {
       if (!navigator.mediaDevices?.getUserMedia) throw new Error(`This browser gives pages no ${what} here (it needs a secure page: https or localhost).`);
       try {
         parts.stream = await navigator.mediaDevices.getUserMedia({
-          video: camera && { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
+          video: camera && { width: { ideal: cameraWidth }, height: { ideal: cameraHeight }, frameRate: { ideal: 30 } },
           audio: microphone && { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
         });
       } catch (error) {
@@ -173,9 +185,19 @@ export class Live {
 
     // Camera frames waiting for their sound, oldest first.
     const waiting = [];
+    // How far the worker's sound reaches: its word, and the page's guess.
+    // Its word comes late after a frame (the sound that came meanwhile is
+    // still being taken in); the guess is now less the least gap seen
+    // between its word and now (allowed to grow by 1 ms a second). A frame
+    // sent on the guess waits there for the rest of its sound.
     let ready = -1;
+    let gap = Infinity;
+    let gapAt = 0;
+    const reach = () => Math.max(ready, clock.at(performance.now()) - gap);
+    // Frames sent, and whether the worker has taken them all and is idle.
+    let sent = 0;
     let idle = false;
-    const stats = { made: 0, dropped: 0, latency: null, shown: [], detectEvery: null, compute: 0 };
+    const stats = { made: 0, dropped: 0, latency: null, parts: null, shown: [], detectEvery: null, compute: 0 };
     const drop = (count) => {
       for (const { bitmap } of waiting.splice(0, count)) bitmap.close();
       stats.dropped += count;
@@ -184,11 +206,13 @@ export class Live {
       if (!idle || parts.stopped) return;
       // The newest frame whose sound is in; the ones before it are dropped.
       let k = -1;
-      for (let i = 0; i < waiting.length && waiting[i].t <= ready; i++) k = i;
+      const until = reach();
+      for (let i = 0; i < waiting.length && waiting[i].t <= until; i++) k = i;
       if (k < 0) return;
       drop(k);
       const { bitmap, t } = waiting.shift();
       idle = false;
+      sent += 1;
       parts.port.postMessage({ bitmap, t }, [bitmap]);
     };
     // Frames go in time order (the worker forgets the sound before each
@@ -223,15 +247,26 @@ export class Live {
     parts.port.onmessage = ({ data }) => {
       if (data.ready !== undefined) {
         ready = data.ready;
-        idle = true;
+        const now = performance.now();
+        gap = Math.min(gap + 0.001 * (now - gapAt) / 1000, clock.at(now) - ready);
+        gapAt = now;
+        // Word of the sound sent before the last frame reached the worker
+        // does not make it idle.
+        idle = data.taken === sent;
         send();
       } else if (data.frame) {
-        const { frame, width, height, t, ms, timings } = data;
+        const { frame, width, height, t, ms, chosen, timings } = data;
         if (this.#view.width !== width || this.#view.height !== height) Object.assign(this.#view, { width, height });
         context.putImageData(new ImageData(new Uint8ClampedArray(frame), width, height), 0, 0);
         const now = performance.now();
-        // Sound captured at t → its frame on screen now.
+        // Sound captured at t → its frame on screen now; in parts: until
+        // the worker took it up (waiting for the sound it needs, then for
+        // the worker), the making, and the rest (handing it over and back,
+        // reading it in, drawing). `chosen` is a wall-clock time (ms): the
+        // worker's clock starts elsewhere.
         stats.latency = clock.at(now) - t;
+        const waited = clock.at(chosen - performance.timeOrigin) - t;
+        stats.parts = { waited, making: ms / 1000, passing: Math.max(0, stats.latency - waited - ms / 1000) };
         stats.made += 1;
         stats.compute += ms;
         stats.shown.push(now);
@@ -242,7 +277,7 @@ export class Live {
         if (now - told > 250) {
           told = now;
           const span = (stats.shown.at(-1) - stats.shown[0]) / 1000;
-          this.#onStats({ latency: stats.latency, fps: span > 0 ? (stats.shown.length - 1) / span : 0, made: stats.made, dropped: stats.dropped, detectEvery: stats.detectEvery, compute: stats.compute / stats.made });
+          this.#onStats({ latency: stats.latency, parts: stats.parts, fps: span > 0 ? (stats.shown.length - 1) / span : 0, made: stats.made, dropped: stats.dropped, detectEvery: stats.detectEvery, compute: stats.compute / stats.made });
         }
       } else if (data.recorded) {
         parts.recorded?.resolve(data.recorded);

@@ -8,8 +8,9 @@
 //! Time is the sound's: `t` is seconds from the first sample heard. As in
 //! the original, the frame at `t` is driven by the 16 mel columns from
 //! `int(80 t)` on: the 0.2 s of sound from `t`. So a frame can be made only
-//! once that sound has arrived: 0.2 s (and the STFT's half window, 25 ms)
-//! after its moment, plus the compute. The caller delays what it shows
+//! once that sound has arrived: 0.2 s (and the STFT's half window, 25 ms,
+//! and up to 48 ms of resampling from 48 kHz) after its moment, plus the
+//! compute. The caller delays what it shows
 //! and plays by as much, so that picture and sound stay together.
 
 use crate::audio::chunks::{CHUNK, COLUMNS_PER_SECOND};
@@ -25,7 +26,7 @@ pub struct LiveVoice {
 impl LiveVoice {
     /// Sound of `channels` interleaved channels at `sample_rate` Hz.
     pub fn new(sample_rate: u32, channels: usize) -> Result<Self, String> {
-        Ok(Self { builder: VoiceBuilder::new(sample_rate, channels)? })
+        Ok(Self { builder: VoiceBuilder::live(sample_rate, channels)? })
     }
 
     /// The next piece of sound, any length.

@@ -111,7 +111,7 @@ impl Blaze {
             return Err("the detector's outputs are not BlazeFace's (boxes of 16 values and scores)".into());
         };
         let found = blazeface::decode(self.config, &self.anchors, &regressors.data, &scores.data);
-        Ok(found.into_iter().map(|d| window.to_image(d)).collect())
+        Ok(found.into_iter().map(|d| window.place(d)).collect())
     }
 }
 
@@ -259,7 +259,8 @@ impl Window {
         Self { x0: (w as f32 - side) / 2.0, y0: (h as f32 - side) / 2.0, side }
     }
 
-    fn to_image(&self, d: blazeface::Detection) -> Face {
+    /// A detection in the window's unit square, placed in the image.
+    fn place(&self, d: blazeface::Detection) -> Face {
         let x = |v: f32| self.x0 + v * self.side;
         let y = |v: f32| self.y0 + v * self.side;
         Face {
