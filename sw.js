@@ -15,13 +15,17 @@ self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(self.PRECACHE.files.map((url) => new Request(url, { cache: 'reload' })))));
 });
 
+// Old deployments' caches go. Open pages are not claimed: the first visit
+// runs from the network, and the next load, online or not, from the cache
+// (everything was cached at install). Firefox holds a claim, and every
+// fetch of the page meanwhile, until each of the page's workers can take
+// it, and the core's threads wait in Atomics.wait between jobs: the fetches
+// failed after ~60 s.
 self.addEventListener('activate', (event) => {
-  // Old deployments' caches go; this one takes over open pages.
   event.waitUntil((async () => {
     for (const name of await caches.keys()) {
       if (name.startsWith('wav2lip-') && name !== CACHE) await caches.delete(name);
     }
-    await self.clients.claim();
   })());
 });
 

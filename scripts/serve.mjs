@@ -38,7 +38,9 @@ export const HEADERS = {
   'Content-Security-Policy': [
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval'",
-    "connect-src 'self'",
+    // blob: (the page's own files, e.g. a result read back): Firefox applies
+    // connect-src to them, Chromium does not.
+    "connect-src 'self' blob:",
     "img-src 'self' blob: data:",
     "media-src 'self' blob:",
     "worker-src 'self' blob:",

@@ -1,6 +1,8 @@
 // Shared set-up for the browser tests: the app's own server on a free port, and
-// Debian's Chromium driven by playwright-core (never a downloaded browser).
+// Debian's Chromium driven by playwright-core (never a downloaded browser),
+// or with BROWSER=firefox Debian's Firefox ESR (firefox.mjs).
 import { chromium } from 'playwright-core';
+import { FirefoxPage, launchFirefox } from './firefox.mjs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
@@ -9,6 +11,10 @@ import { serve } from '../../scripts/serve.mjs';
 export const GENERATED = process.env.WAV2LIP_FIXTURES ?? join(homedir(), '.cache/wav2lip/fixtures');
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** The engine the tests run in: 'chromium' (default) or 'firefox'. */
+export const ENGINE = process.env.BROWSER ?? 'chromium';
+export const FIREFOX = ENGINE === 'firefox';
 
 // Chromium's background services would try to reach Google; this machine's
 // network refuses them, and the app must not depend on them anyway.
@@ -32,11 +38,16 @@ const QUIET = [
  * as a host that does not send them would. Every request that leaves the app's origin is recorded in
  * `foreignRequests`.
  */
-export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [], isolated = true } = {}) {
+export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [], isolated = true, deny = false } = {}) {
   // `mounts` is read on every request: a test may change what is served.
   Object.assign(mounts, { '/generated/': GENERATED });
   const server = await serve({ port: 0, mounts });
   const origin = `http://127.0.0.1:${server.address().port}`;
+  const stopServer = () => new Promise((done) => {
+    server.close(() => done());
+    server.closeAllConnections();
+  });
+  if (FIREFOX) return openInFirefox(path, { server, origin, stopServer, deny });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -67,9 +78,39 @@ export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [
     origin,
     foreignRequests,
     consoleErrors,
+    goOffline: () => page.context().setOffline(true),
     async close() {
       await browser.close();
-      await new Promise((done) => server.close(done));
+      await stopServer();
+    },
+  };
+}
+
+/** openApp in Firefox: the same app object, its page Playwright-shaped (firefox.mjs). */
+async function openInFirefox(path, { origin, stopServer, deny }) {
+  const browser = await launchFirefox({ deny });
+  const page = await browser.newPage();
+  const foreignRequests = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) foreignRequests.push(url);
+  });
+  const consoleErrors = [];
+  page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
+  await page.goto(origin + path);
+  let serving = true;
+  return {
+    page: new FirefoxPage(page),
+    origin,
+    foreignRequests,
+    consoleErrors,
+    async goOffline() {
+      serving = false;
+      await stopServer();
+    },
+    async close() {
+      await browser.close();
+      if (serving) await stopServer();
     },
   };
 }

@@ -56,7 +56,7 @@ test('after one visit the app installs, updates to a new deployment on request, 
 
     // Offline: the page, the core, the detector all come from the cache; the
     // user's files from the disk.
-    await page.context().setOffline(true);
+    await app.goOffline();
     await page.reload();
     assert.equal(await backendOf(page), 'cpu');
     assert.equal(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)), true);
