@@ -27,6 +27,23 @@ const CAMERA = [640, 480];
 /** A photo is shown this many times a second. */
 const PHOTO_FPS = 25;
 
+/** Seconds to wait for the browser to start sound before saying why it may not. */
+const SOUND_WAIT = 5;
+
+/**
+ * Resolves once `audio` runs: live mode keeps time by the sound card.
+ * Firefox keeps a context suspended, and `resume()` unsettled, where there
+ * is no sound output (no device, no sound server): said, not waited on.
+ */
+async function soundRunning(audio) {
+  if (audio.state === 'running') return;
+  const timer = new Promise((done) => setTimeout(done, SOUND_WAIT * 1000));
+  await Promise.race([audio.resume().catch(() => {}), timer]);
+  if (audio.state !== 'running') {
+    throw new Error(`The browser did not start sound for this page within ${SOUND_WAIT} s. Live mode keeps time by the sound card, so it needs a sound output: connect or turn on speakers or headphones (on Linux, a running PulseAudio or PipeWire), then press Start again.`);
+  }
+}
+
 /** What to tell the person when the camera or microphone cannot be had. */
 function refusal(error, what) {
   if (error.name === 'NotAllowedError' || error.name === 'SecurityError') {
@@ -95,13 +112,14 @@ export class Live {
    * 'microphone' or a File; `options`, `label` and `quality` as a job's;
    * `camera` the size to ask the camera for ([width, height]).
    * Resolves once frames are being made; rejects with a sentence to show.
-   * `ended(error)` hears when it stops by itself (an error).
+   * `ended(error)` hears when it stops by itself (an error); `step(text)`
+   * what starting waits for.
    */
-  async start({ face, voice, options, label, quality, camera }, ended) {
+  async start({ face, voice, options, label, quality, camera }, ended, step = () => {}) {
     if (this.#session) throw new Error('live mode is already on');
     const parts = { stopped: false, tracks: [], urls: [] };
     try {
-      await this.#open(parts, face, voice, camera);
+      await this.#open(parts, face, voice, camera, step);
       this.#session = parts;
       this.#run(parts, { options, label, quality }, ended);
     } catch (error) {
@@ -110,12 +128,13 @@ export class Live {
     }
   }
 
-  async #open(parts, face, voice, [cameraWidth, cameraHeight] = CAMERA) {
+  async #open(parts, face, voice, [cameraWidth, cameraHeight] = CAMERA, step) {
     const camera = face === 'camera';
     const microphone = voice === 'microphone';
     if (camera || microphone) {
       const what = [camera && 'camera', microphone && 'microphone'].filter(Boolean).join(' and ');
       if (!navigator.mediaDevices?.getUserMedia) throw new Error(`This browser gives pages no ${what} here (it needs a secure page: https or localhost).`);
+      step(`Starting: waiting for the ${what} (if the browser asks, allow ${what.includes(' and ') ? 'them' : 'it'} for this page)…`);
       try {
         parts.stream = await navigator.mediaDevices.getUserMedia({
           video: camera && { width: { ideal: cameraWidth }, height: { ideal: cameraHeight }, frameRate: { ideal: 30 } },
@@ -129,8 +148,10 @@ export class Live {
 
     // The sound: into the worklet; a chosen voice is also played, delayed
     // by the latency, so that what is heard goes with what is seen.
+    step('Starting: the sound…');
     const audio = new AudioContext({ latencyHint: 'interactive' });
     parts.audio = audio;
+    await soundRunning(audio);
     await audio.audioWorklet.addModule(new URL('./live-sound.js', import.meta.url));
     const ears = new AudioWorkletNode(audio, 'live-sound', { numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1, channelCountMode: 'explicit' });
     parts.ears = ears;
@@ -149,7 +170,7 @@ export class Live {
         throw new Error(`${voice.name} cannot be played here (${error.message})`);
       });
     }
-    if (audio.state === 'suspended') await audio.resume();
+    await soundRunning(audio);
 
     // The face: a video element (camera or file, looped) or a photo.
     if (camera || !face.type.startsWith('image/')) {

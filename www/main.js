@@ -555,7 +555,7 @@ function startLive(core) {
         options, label: document.querySelector('#label').checked, quality: document.querySelector('#quality').value,
         // `?camera=1280x720` asks the camera for more (benchmarks).
         camera: new URLSearchParams(location.search).get('camera')?.split('x').map(Number),
-      }, liveEnded);
+      }, liveEnded, (text) => show(liveStatus, 'loading', text));
     } catch (error) {
       inputs.live = false;
       inputs.running = false;

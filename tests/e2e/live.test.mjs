@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GENERATED, backendOf, modelState, openApp, statusState } from './harness.mjs';
+import { FIREFOX, GENERATED, backendOf, modelState, openApp, statusState } from './harness.mjs';
 
 const file = (name) => {
   const path = join(GENERATED, name);
@@ -21,9 +21,9 @@ const FAKE_DEVICES = () => [`--use-file-for-fake-video-capture=${file('camera.y4
 
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
-/** The app in Chromium started with `args`, on the CPU path, the formula model loaded. */
-async function appWithModel(args) {
-  const app = await openApp('/?backend=cpu', { args });
+/** The app started with `options` (openApp's), on the CPU path, the formula model loaded. */
+async function appWithModel(options) {
+  const app = await openApp('/?backend=cpu', options);
   try {
     await backendOf(app.page);
     await app.page.setInputFiles('#model-file', file('formula7.pth'));
@@ -62,9 +62,12 @@ async function download(page, link) {
   return { path, url: `/generated/made/${encodeURIComponent(name)}` };
 }
 
-test('live: the camera speaks what the microphone hears; frames keep coming with the latency shown, memory stays flat, and the recording is in sync', async () => {
+// Firefox's fake camera shows a pattern, not a face (it has no flag to play
+// a file), so the lips and their sync are checked in Chromium; the test
+// after this goes live on each engine's own fake camera and microphone.
+test('live: the camera speaks what the microphone hears; frames keep coming with the latency shown, memory stays flat, and the recording is in sync', { skip: FIREFOX && "Firefox's fake camera cannot play the face" }, async () => {
   // Precise memory figures: Chromium otherwise rounds and caches performance.memory.
-  const app = await appWithModel([...FAKE_DEVICES(), '--js-flags=--expose-gc', '--enable-precise-memory-info']);
+  const app = await appWithModel({ args: [...FAKE_DEVICES(), '--js-flags=--expose-gc', '--enable-precise-memory-info'] });
   try {
     const { page } = app;
     const face = await cameraFace(page);
@@ -240,8 +243,42 @@ test('live: the camera speaks what the microphone hears; frames keep coming with
   }
 });
 
+test("live on the browser's own fake camera and microphone: frames come, the latency is bounded, a recording is saved", async () => {
+  const app = await appWithModel({});
+  try {
+    const { page } = app;
+    await page.click('#live-start');
+    const started = await statusState(page, '#live-status', ['ready', 'error'], 60_000);
+    assert.match(started, /^Live:/, started);
+    await page.waitForFunction(() => Number(document.querySelector('#live-stats').dataset.made) >= 10, null, { timeout: 60_000 });
+    await page.click('#live-record');
+    await page.waitForFunction(() => Number(document.querySelector('#live-stats').dataset.made) >= 30, null, { timeout: 60_000 });
+    await page.click('#live-record');
+    await page.waitForSelector('#live-result:not([hidden])', { timeout: 60_000 });
+    const stats = await liveStats(page);
+    console.log(`live on the fake devices: ${JSON.stringify(stats)}`);
+    const [latency, waited, making] = ['latency', 'waited', 'making'].map((key) => Number(stats[key]));
+    assert.ok(waited >= 0.2 && latency < 0.35 + 2 * making + 0.1, `latency ${latency} s (waiting ${waited} s, making ${making} s)`);
+    const recording = await download(page, '#live-download');
+    const made = await page.evaluate(async (url) => {
+      const { ALL_FORMATS, BlobSource, Input } = await import('/www/lib/mediabunny.js');
+      const input = new Input({ source: new BlobSource(await (await fetch(url)).blob()), formats: ALL_FORMATS });
+      const video = await input.getPrimaryVideoTrack();
+      return { frames: (await video.computePacketStats()).packetCount, audio: Boolean(await input.getPrimaryAudioTrack()), tags: await input.getMetadataTags() };
+    }, recording.url);
+    console.log(`recording: ${made.frames} frames, sound ${made.audio}`);
+    assert.ok(made.frames >= 5 && made.audio, JSON.stringify(made));
+    assert.match(made.tags.comment ?? '', /AI-generated/);
+    await page.click('#live-start');
+    assert.match(await statusState(page, '#live-status', ['none', 'error']), /Stopped/);
+    assert.deepEqual(app.foreignRequests, []);
+  } finally {
+    await app.close();
+  }
+});
+
 test('live: a refused camera and microphone say what to allow; a photo and a voice file still go live', async () => {
-  const app = await appWithModel([...FAKE_DEVICES(), '--use-fake-ui-for-media-stream=deny']);
+  const app = await appWithModel({ args: [...FAKE_DEVICES(), '--use-fake-ui-for-media-stream=deny'], deny: true });
   try {
     const { page } = app;
     await page.click('#live-start');
