@@ -54,9 +54,16 @@ export const HEADERS = {
 
 /**
  * Start serving `root`; resolves to the listening server. `mounts` maps URL
- * prefixes to other folders (the tests serve their generated media so).
+ * prefixes to other folders (the tests serve their generated media so);
+ * `isolated: false` leaves out the cross-origin isolation headers (COOP,
+ * COEP), as a host that does not send them would.
  */
-export function serve({ root = ROOT, host = '127.0.0.1', port = 8080, mounts = {} } = {}) {
+export function serve({ root = ROOT, host = '127.0.0.1', port = 8080, mounts = {}, isolated = true } = {}) {
+  const headers = { ...HEADERS };
+  if (!isolated) {
+    delete headers['Cross-Origin-Opener-Policy'];
+    delete headers['Cross-Origin-Embedder-Policy'];
+  }
   const server = createServer(async (req, res) => {
     try {
       let path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
@@ -72,7 +79,7 @@ export function serve({ root = ROOT, host = '127.0.0.1', port = 8080, mounts = {
         info = await stat(file);
       }
       res.writeHead(200, {
-        ...HEADERS,
+        ...headers,
         'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
         'Content-Length': info.size,
       });
@@ -80,7 +87,7 @@ export function serve({ root = ROOT, host = '127.0.0.1', port = 8080, mounts = {
       createReadStream(file).pipe(res);
     } catch (error) {
       const missing = error.code === 'ENOENT' || error.code === 'ENOTDIR';
-      res.writeHead(missing ? 404 : 500, { ...HEADERS, 'Content-Type': 'text/plain' });
+      res.writeHead(missing ? 404 : 500, { ...headers, 'Content-Type': 'text/plain' });
       res.end(missing ? 'not found\n' : 'server error\n');
     }
   });

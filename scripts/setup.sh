@@ -11,8 +11,10 @@ installed=()
 
 # --- Debian packages -------------------------------------------------------
 # ffmpeg and espeak-ng make the test clips (scripts/test-clips.sh);
-# chromium-driver lets wasm-pack's test runner drive Chromium.
-need=(chromium chromium-driver nodejs npm ffmpeg espeak-ng)
+# chromium-driver lets wasm-pack's test runner drive Chromium; Firefox ESR
+# runs the browser tests too, with PulseAudio as its sound output
+# (scripts/firefox-sound.sh).
+need=(chromium chromium-driver firefox-esr pulseaudio pulseaudio-utils nodejs npm ffmpeg espeak-ng)
 # Without a rustup wasm32 target, Debian's rustc-web builds std for wasm32 (TOOLCHAIN.md).
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   need+=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)
@@ -54,7 +56,7 @@ if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$wasm_pack_vers
   installed+=("cargo: wasm-pack $wasm_pack_version")
 fi
 
-# --- Node packages (playwright-core, binaryen's wasm-opt), from the lockfile --
+# --- Node packages (playwright-core, puppeteer-core for Firefox, binaryen's wasm-opt), from the lockfile --
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   say "npm ci"

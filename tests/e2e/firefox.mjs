@@ -79,25 +79,42 @@ export class FirefoxPage {
     return this.page.waitForFunction(fn, { ...timeoutOf(options), polling: 100 }, arg);
   }
 
-  // Playwright waits for a visible element by default.
+  // Playwright waits for a visible element by default: one with a box, not
+  // `visibility: hidden` (its definition, checked in the page: puppeteer's
+  // own wait missed a <select> that Firefox shows).
   waitForSelector(selector, options) {
-    return this.page.waitForSelector(selector, { ...timeoutOf(options), visible: options?.state !== 'attached' });
+    const state = options?.state ?? 'visible';
+    return this.page.waitForFunction((selector, state) => {
+      const element = document.querySelector(selector);
+      if (state === 'attached') return Boolean(element);
+      const box = element?.getBoundingClientRect();
+      const visible = Boolean(box?.width && box?.height && getComputedStyle(element).visibility !== 'hidden');
+      return state === 'hidden' ? !visible : visible;
+    }, { ...timeoutOf(options), polling: 100 }, selector, state);
   }
 
   waitForTimeout(ms) {
     return new Promise((done) => setTimeout(done, ms));
   }
 
+  // Playwright's `text=…` is puppeteer's `::-p-text(…)`.
   click(selector) {
-    return this.page.click(selector);
+    return this.page.click(selector.startsWith('text=') ? `::-p-text(${selector.slice(5)})` : selector);
   }
 
-  async setInputFiles(selector, paths) {
+  /** Paths, or Playwright's `{name, buffer}` (written to a file first). */
+  async setInputFiles(selector, files) {
+    const paths = [files].flat().map((file) => {
+      if (typeof file === 'string') return file;
+      const path = join(mkdtempSync(join(tmpdir(), 'wav2lip-upload-')), file.name);
+      writeFileSync(path, file.buffer);
+      return path;
+    });
     const input = await this.page.$(selector);
     await input.evaluate((element) => {
       element.value = '';
     });
-    await input.uploadFile(...[paths].flat());
+    await input.uploadFile(...paths);
   }
 
   selectOption(selector, value) {
@@ -130,6 +147,7 @@ export class FirefoxPage {
       isEnabled: () => on((element) => !element.disabled),
       isVisible: () => on((element) => element.checkVisibility()),
       isHidden: () => on((element) => !element.checkVisibility()),
+      waitFor: (options) => this.waitForSelector(selector, options),
       // Only `hasText` (a RegExp), then `waitFor`.
       filter: ({ hasText }) => ({
         waitFor: (options) => page.waitForFunction((selector, source, flags) => {

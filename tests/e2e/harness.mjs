@@ -41,7 +41,7 @@ const QUIET = [
 export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [], isolated = true, deny = false } = {}) {
   // `mounts` is read on every request: a test may change what is served.
   Object.assign(mounts, { '/generated/': GENERATED });
-  const server = await serve({ port: 0, mounts });
+  const server = await serve({ port: 0, mounts, isolated });
   const origin = `http://127.0.0.1:${server.address().port}`;
   const stopServer = () => new Promise((done) => {
     server.close(() => done());
@@ -61,15 +61,6 @@ export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [
       foreignRequests.push(url);
     }
   });
-  if (!isolated) {
-    await page.route(`${origin}/**`, async (route) => {
-      const response = await route.fetch();
-      const headers = { ...response.headers() };
-      delete headers['cross-origin-opener-policy'];
-      delete headers['cross-origin-embedder-policy'];
-      await route.fulfill({ response, headers });
-    });
-  }
   const consoleErrors = [];
   page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
   await page.goto(origin + path);

@@ -257,8 +257,11 @@ test("live on the browser's own fake camera and microphone: frames come, the lat
     await page.waitForSelector('#live-result:not([hidden])', { timeout: 60_000 });
     const stats = await liveStats(page);
     console.log(`live on the fake devices: ${JSON.stringify(stats)}`);
+    // Bounded, more loosely than on the file-fed devices above: Firefox's
+    // sound through a null sink (scripts/firefox-sound.sh) comes in uneven
+    // bursts (the wait for sound measured 0.27–0.49 s there).
     const [latency, waited, making] = ['latency', 'waited', 'making'].map((key) => Number(stats[key]));
-    assert.ok(waited >= 0.2 && latency < 0.35 + 2 * making + 0.1, `latency ${latency} s (waiting ${waited} s, making ${making} s)`);
+    assert.ok(waited >= 0.2 && latency < 0.6 + 2 * making, `latency ${latency} s (waiting ${waited} s, making ${making} s)`);
     const recording = await download(page, '#live-download');
     const made = await page.evaluate(async (url) => {
       const { ALL_FORMATS, BlobSource, Input } = await import('/www/lib/mediabunny.js');
