@@ -2,6 +2,7 @@
 // and a voice, and runs the lip-sync job with progress, cancel and the result.
 import { adapterName, Core } from './bridge.js';
 import { startOffline } from './offline.js';
+import { missing, unsupported } from './support.js';
 import { recordWith } from './record.js';
 import { compareWith } from './compare.js';
 import { describeTurns, turnedSpans } from './turns.js';
@@ -579,6 +580,12 @@ function startLive(core) {
 }
 
 async function main() {
+  const lacks = missing();
+  if (lacks.length) {
+    status.textContent = unsupported(lacks);
+    status.dataset.backend = 'unsupported';
+    return;
+  }
   const core = new Core();
   // ?backend=webgpu|cpu overrides the automatic choice (tests, troubleshooting).
   const backend = new URLSearchParams(location.search).get('backend') ?? 'auto';

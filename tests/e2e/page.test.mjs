@@ -50,3 +50,21 @@ test('the served page is cross-origin isolated and forbids foreign connections',
     await app.close();
   }
 });
+
+test('a browser that lacks what the app needs is told what, in one sentence, and nothing starts', async () => {
+  const app = await openApp('/');
+  try {
+    // As a browser without WebCodecs' encoders (older Safari, Firefox before 130).
+    await app.page.addInitScript(() => {
+      delete self.VideoEncoder;
+      delete self.AudioEncoder;
+    });
+    await app.page.reload();
+    await app.page.waitForSelector('#backend[data-backend="unsupported"]', { timeout: 30_000 });
+    const said = await app.page.locator('#backend').textContent();
+    assert.equal(said, 'This browser cannot run the app: it lacks WebCodecs (VideoEncoder, AudioEncoder), for reading and writing video. Use a recent Chrome, Edge or Firefox (the browsers it is tested in; see the README).');
+    assert.equal(await app.page.evaluate(() => 'wav2lip' in window), false, 'the core did not start');
+  } finally {
+    await app.close();
+  }
+});
