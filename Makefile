@@ -47,9 +47,11 @@ test: setup test-native test-wasm wasm js test-e2e
 test-native: models
 	cargo test --locked -p wav2lip
 
-# The core's unit tests marked for the browser, in Chromium (wasm-pack).
+# The core's unit tests marked for the browser, in Chromium and in Firefox
+# ESR (wasm-pack; the second run reuses the first's build).
 test-wasm: models
 	bash scripts/test-wasm.sh
+	WASM_TEST_BROWSER=firefox bash scripts/test-wasm.sh
 
 # Needs `make wasm` first (`make test` does it). Every browser test in
 # Chromium, then in Firefox ESR the ones that cover each feature: models,

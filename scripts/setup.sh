@@ -56,6 +56,14 @@ if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$wasm_pack_vers
   installed+=("cargo: wasm-pack $wasm_pack_version")
 fi
 
+# geckodriver lets wasm-pack's test runner drive Firefox (not packaged by Debian).
+geckodriver_version=0.36.0
+if [ "$(geckodriver --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$geckodriver_version" ]; then
+  say "cargo install geckodriver $geckodriver_version"
+  cargo install geckodriver --version "$geckodriver_version" --locked --force
+  installed+=("cargo: geckodriver $geckodriver_version")
+fi
+
 # --- Node packages (playwright-core, puppeteer-core for Firefox, binaryen's wasm-opt), from the lockfile --
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.lock-hash 2>/dev/null)" != "$lock_hash" ]; then

@@ -31,9 +31,17 @@ fi
 
 # Chromium as the other browser tests start it (tests/e2e/harness.mjs):
 # no background services, WebGPU on. The runner adds headless and no-sandbox.
+# WASM_TEST_BROWSER=firefox: Debian's Firefox ESR through geckodriver
+# (no WebGPU adapter there on Linux: the GPU tests say so and pass by).
+browser=${WASM_TEST_BROWSER:-chrome}
 webdriver=$(mktemp --suffix=.json)
 trap 'rm -f "$webdriver"' EXIT
-cat > "$webdriver" <<JSON
+if [ "$browser" = firefox ]; then
+  cat > "$webdriver" <<JSON
+{ "moz:firefoxOptions": { "binary": "${FIREFOX:-/usr/bin/firefox-esr}" } }
+JSON
+else
+  cat > "$webdriver" <<JSON
 {
   "goog:chromeOptions": {
     "binary": "${CHROMIUM:-/usr/bin/chromium}",
@@ -42,13 +50,19 @@ cat > "$webdriver" <<JSON
   }
 }
 JSON
+fi
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON=$webdriver
 # For the whole run, not one test: the generator on the software adapter
 # and the unoptimised std take minutes.
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-1800}
 
+if [ "$browser" = firefox ]; then
+  driver=(--firefox --geckodriver "${GECKODRIVER:-$(command -v geckodriver)}")
+else
+  driver=(--chrome --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}")
+fi
 run() {
-  wasm-pack --log-level warn test --headless --chrome --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}" --mode no-install crate \
+  wasm-pack --log-level warn test --headless "${driver[@]}" --mode no-install crate \
     --locked --lib -Zbuild-std=std,panic_abort --config 'profile.dev.package."*".opt-level=1' "$@"
 }
 # --nocapture: the tests' figures (parity) are printed, as natively.

@@ -145,6 +145,7 @@ export class FirefoxPage {
       innerText: () => on((element) => element.innerText),
       getAttribute: (name) => on((element, name) => element.getAttribute(name), name),
       isEnabled: () => on((element) => !element.disabled),
+      isDisabled: () => on((element) => element.disabled),
       isVisible: () => on((element) => element.checkVisibility()),
       isHidden: () => on((element) => !element.checkVisibility()),
       waitFor: (options) => this.waitForSelector(selector, options),

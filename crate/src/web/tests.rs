@@ -112,10 +112,16 @@ async fn on_the_cpu_a_checkpoint_read_by_byte_range_generates_the_originals_outp
 }
 
 #[cfg(feature = "webgpu")]
-/// `GPUAdapter.info` as the worker hands it to `initBackend`: a plain object.
-async fn adapter_info() -> JsValue {
+/// `GPUAdapter.info` as the worker hands it to `initBackend`: a plain
+/// object; None in a browser without WebGPU here (Firefox on Linux). In
+/// Chromium a missing WebGPU is a broken test set-up, not a pass.
+async fn adapter_info() -> Option<JsValue> {
     let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
     let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap();
+    let agent = Reflect::get(&navigator, &"userAgent".into()).unwrap().as_string().unwrap_or_default();
+    if gpu.is_undefined() && agent.contains("Firefox") {
+        return None;
+    }
     assert!(!gpu.is_undefined(), "no navigator.gpu: Chromium needs --enable-unsafe-webgpu (scripts/test-wasm.sh)");
     let request: Function = Reflect::get(&gpu, &"requestAdapter".into()).unwrap().unchecked_into();
     let adapter = JsFuture::from(request.call0(&gpu).unwrap().unchecked_into::<Promise>()).await.unwrap();
@@ -127,7 +133,7 @@ async fn adapter_info() -> JsValue {
     }
     let fallback = Reflect::get(&info, &"isFallbackAdapter".into()).unwrap().is_truthy();
     Reflect::set(&plain, &"isFallbackAdapter".into(), &fallback.into()).unwrap();
-    plain.into()
+    Some(plain.into())
 }
 
 /// On the browser's WebGPU, through our WGSL kernels (Chromium's software
@@ -136,7 +142,10 @@ async fn adapter_info() -> JsValue {
 #[cfg(feature = "webgpu")]
 #[wasm_bindgen_test]
 async fn on_webgpu_a_checkpoint_read_by_byte_range_generates_the_originals_output() {
-    let adapter = adapter_info().await;
+    let Some(adapter) = adapter_info().await else {
+        wasm_bindgen_test::console_log!("this browser has no WebGPU here: the GPU path is tested in Chromium");
+        return;
+    };
     let auto = plain(super::init_backend(adapter.clone(), "auto".into()).await.unwrap());
     let backend = plain(super::init_backend(adapter, "webgpu".into()).await.unwrap());
     assert_eq!(backend["backend"], "webgpu", "{backend}");
