@@ -58,6 +58,10 @@ export async function live({ frames, sound, width, height, sampleRate, options =
     offer();
   };
 
+  // A frame sent on the page's guess of the sound waits for the rest here.
+  let waiting = null;
+  const soundFor = (t) => (ready >= t || stopped ? null : new Promise((resolve) => (waiting = { t, resolve })));
+
   sound.onmessage = ({ data: piece }) => {
     try {
       ready = core.liveHear(piece);
@@ -71,10 +75,6 @@ export async function live({ frames, sound, width, height, sampleRate, options =
       fail(error);
     }
   };
-
-  // A frame sent on the page's guess of the sound waits for the rest here.
-  let waiting = null;
-  const soundFor = (t) => (ready >= t || stopped ? null : new Promise((resolve) => (waiting = { t, resolve })));
 
   const frame = async ({ bitmap, t }) => {
     busy = true;
