@@ -39,7 +39,10 @@ function prefs({ deny = false } = {}) {
 
 /** Firefox with a fresh profile; `options.deny` refuses the camera and microphone. */
 export async function launchFirefox(options = {}) {
-  return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, extraPrefsFirefox: prefs(options) });
+  // No protocol time limit (as Playwright): a test's own step may take minutes
+  // (decoding a 1080p result in the page took 200 s in a cold CI run); the
+  // tests' waits carry their own timeouts.
+  return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, protocolTimeout: 0, extraPrefsFirefox: prefs(options) });
 }
 
 const timeoutOf = (options) => ({ timeout: options?.timeout ?? 30_000 });
