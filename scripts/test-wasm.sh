@@ -37,10 +37,12 @@ browser=${WASM_TEST_BROWSER:-chrome}
 webdriver=$(mktemp --suffix=.json)
 trap 'rm -f "$webdriver"' EXIT
 if [ "$browser" = firefox ]; then
+  driver=(--firefox --geckodriver "${GECKODRIVER:-$(command -v geckodriver)}")
   cat > "$webdriver" <<JSON
 { "moz:firefoxOptions": { "binary": "${FIREFOX:-/usr/bin/firefox-esr}" } }
 JSON
 else
+  driver=(--chrome --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}")
   cat > "$webdriver" <<JSON
 {
   "goog:chromeOptions": {
@@ -56,11 +58,6 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON=$webdriver
 # and the unoptimised std take minutes.
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-1800}
 
-if [ "$browser" = firefox ]; then
-  driver=(--firefox --geckodriver "${GECKODRIVER:-$(command -v geckodriver)}")
-else
-  driver=(--chrome --chromedriver "${CHROMEDRIVER:-/usr/bin/chromedriver}")
-fi
 run() {
   wasm-pack --log-level warn test --headless "${driver[@]}" --mode no-install crate \
     --locked --lib -Zbuild-std=std,panic_abort --config 'profile.dev.package."*".opt-level=1' "$@"

@@ -76,8 +76,8 @@ export async function live({ frames, sound, width, height, sampleRate, options =
     }
   };
 
+  // `busy` was set when the frame arrived (frames.onmessage).
   const frame = async ({ bitmap, t }) => {
-    busy = true;
     await soundFor(t);
     if (stopped) return bitmap.close();
     // A wall-clock time, which the page can read on its own clock.

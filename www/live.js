@@ -170,7 +170,6 @@ export class Live {
         throw new Error(`${voice.name} cannot be played here (${error.message})`);
       });
     }
-    await soundRunning(audio);
 
     // The face: a video element (camera or file, looped) or a photo.
     if (camera || !face.type.startsWith('image/')) {

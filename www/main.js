@@ -8,6 +8,8 @@ import { compareWith } from './compare.js';
 import { describeTurns, turnedSpans } from './turns.js';
 import { Live } from './live.js';
 
+/** The page's address's options: ?backend=, ?simd=, ?camera= (tests, benchmarks, troubleshooting). */
+const params = new URLSearchParams(location.search);
 const status = document.querySelector('#backend');
 const modelFile = document.querySelector('#model-file');
 const modelStatus = document.querySelector('#model-status');
@@ -555,7 +557,7 @@ function startLive(core) {
         voice: voiceChoice === 'microphone' ? 'microphone' : inputs.voice,
         options, label: document.querySelector('#label').checked, quality: document.querySelector('#quality').value,
         // `?camera=1280x720` asks the camera for more (benchmarks).
-        camera: new URLSearchParams(location.search).get('camera')?.split('x').map(Number),
+        camera: params.get('camera')?.split('x').map(Number),
       }, liveEnded, (text) => show(liveStatus, 'loading', text));
     } catch (error) {
       inputs.live = false;
@@ -588,9 +590,9 @@ async function main() {
   }
   const core = new Core();
   // ?backend=webgpu|cpu overrides the automatic choice (tests, troubleshooting).
-  const backend = new URLSearchParams(location.search).get('backend') ?? 'auto';
+  const backend = params.get('backend') ?? 'auto';
   try {
-    const report = await core.call('start', { backend, simd: new URLSearchParams(location.search).get('simd') });
+    const report = await core.call('start', { backend, simd: params.get('simd') });
     status.replaceChildren(...describe(report).map((line) => Object.assign(document.createElement('p'), { textContent: line })));
     status.dataset.backend = report.backend;
   } catch (error) {

@@ -47,6 +47,21 @@ export async function launchFirefox(options = {}) {
 
 const timeoutOf = (options) => ({ timeout: options?.timeout ?? 30_000 });
 
+/**
+ * Run in the page: whether the element `selector` is in `state`
+ * ('attached', 'visible', 'hidden') and, given a RegExp's `source`, its text
+ * matches. Visible as Playwright means it: a box, not `visibility: hidden`
+ * (puppeteer's own wait missed a <select> that Firefox shows).
+ */
+function seen(selector, state, source, flags) {
+  const element = document.querySelector(selector);
+  if (state === 'attached') return Boolean(element);
+  const box = element?.getBoundingClientRect();
+  const visible = Boolean(box?.width && box?.height && getComputedStyle(element).visibility !== 'hidden');
+  if (state === 'hidden') return !visible;
+  return visible && (source === undefined || new RegExp(source, flags).test(element.textContent));
+}
+
 /** A Playwright-shaped page over a puppeteer one (only what the tests use). */
 export class FirefoxPage {
   constructor(page) {
@@ -82,18 +97,9 @@ export class FirefoxPage {
     return this.page.waitForFunction(fn, { ...timeoutOf(options), polling: 100 }, arg);
   }
 
-  // Playwright waits for a visible element by default: one with a box, not
-  // `visibility: hidden` (its definition, checked in the page: puppeteer's
-  // own wait missed a <select> that Firefox shows).
+  // Playwright waits for a visible element by default.
   waitForSelector(selector, options) {
-    const state = options?.state ?? 'visible';
-    return this.page.waitForFunction((selector, state) => {
-      const element = document.querySelector(selector);
-      if (state === 'attached') return Boolean(element);
-      const box = element?.getBoundingClientRect();
-      const visible = Boolean(box?.width && box?.height && getComputedStyle(element).visibility !== 'hidden');
-      return state === 'hidden' ? !visible : visible;
-    }, { ...timeoutOf(options), polling: 100 }, selector, state);
+    return this.page.waitForFunction(seen, { ...timeoutOf(options), polling: 100 }, selector, options?.state ?? 'visible');
   }
 
   waitForTimeout(ms) {
@@ -149,15 +155,12 @@ export class FirefoxPage {
       getAttribute: (name) => on((element, name) => element.getAttribute(name), name),
       isEnabled: () => on((element) => !element.disabled),
       isDisabled: () => on((element) => element.disabled),
-      isVisible: () => on((element) => element.checkVisibility()),
-      isHidden: () => on((element) => !element.checkVisibility()),
+      isVisible: () => page.evaluate(seen, selector, 'visible'),
+      isHidden: () => page.evaluate(seen, selector, 'hidden'),
       waitFor: (options) => this.waitForSelector(selector, options),
-      // Only `hasText` (a RegExp), then `waitFor`.
+      // Only `hasText` (a RegExp), then `waitFor`: visible, and its text matching.
       filter: ({ hasText }) => ({
-        waitFor: (options) => page.waitForFunction((selector, source, flags) => {
-          const element = document.querySelector(selector);
-          return element?.checkVisibility() && new RegExp(source, flags).test(element.textContent);
-        }, { ...timeoutOf(options), polling: 100 }, selector, hasText.source, hasText.flags),
+        waitFor: (options) => page.waitForFunction(seen, { ...timeoutOf(options), polling: 100 }, selector, 'visible', hasText.source, hasText.flags),
       }),
       evaluate: (fn, arg) => on(fn, arg),
       fill: (value) => on((element, value) => {

@@ -54,21 +54,13 @@ export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [
     args: [...QUIET, ...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...args],
   });
   const page = await browser.newPage();
-  const foreignRequests = [];
-  page.context().on('request', (request) => {
-    const url = request.url();
-    if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) {
-      foreignRequests.push(url);
-    }
-  });
-  const consoleErrors = [];
-  page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
+  // The context's requests: the page's, its workers' and service worker's.
+  const watched = watch(page.context(), page, origin);
   await page.goto(origin + path);
   return {
     page,
     origin,
-    foreignRequests,
-    consoleErrors,
+    ...watched,
     goOffline: () => page.context().setOffline(true),
     async close() {
       await browser.close();
@@ -77,24 +69,33 @@ export async function openApp(path = '/', { webgpu = true, mounts = {}, args = [
   };
 }
 
-/** openApp in Firefox: the same app object, its page Playwright-shaped (firefox.mjs). */
-async function openInFirefox(path, { origin, stopServer, deny }) {
-  const browser = await launchFirefox({ deny });
-  const page = await browser.newPage();
+/**
+ * What a test checks the app never does: requests (as `requests` emits them:
+ * Playwright's context or puppeteer's page) leaving `origin`, and errors on
+ * `page`'s console. Both drivers' events have `url()`, `type()`, `text()`.
+ */
+function watch(requests, page, origin) {
   const foreignRequests = [];
-  page.on('request', (request) => {
+  requests.on('request', (request) => {
     const url = request.url();
     if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) foreignRequests.push(url);
   });
   const consoleErrors = [];
   page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
+  return { foreignRequests, consoleErrors };
+}
+
+/** openApp in Firefox: the same app object, its page Playwright-shaped (firefox.mjs). */
+async function openInFirefox(path, { origin, stopServer, deny }) {
+  const browser = await launchFirefox({ deny });
+  const page = await browser.newPage();
+  const watched = watch(page, page, origin);
   await page.goto(origin + path);
   let serving = true;
   return {
     page: new FirefoxPage(page),
     origin,
-    foreignRequests,
-    consoleErrors,
+    ...watched,
     async goOffline() {
       serving = false;
       await stopServer();
@@ -145,7 +146,11 @@ export async function saved(page) {
  * codec, frame count and length; its sound; its tags.
  */
 export async function made(page) {
-  const { url } = await saved(page);
+  return videoAt(page, (await saved(page)).url);
+}
+
+/** The video at `url` (the app's origin), decoded in the page: as `made`. */
+export function videoAt(page, url) {
   return page.evaluate(async (url) => {
     const { ALL_FORMATS, BlobSource, Input } = await import('/www/lib/mediabunny.js');
     const blob = await (await fetch(url)).blob();

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIREFOX, GENERATED, backendOf, modelState, openApp, statusState } from './harness.mjs';
+import { FIREFOX, GENERATED, backendOf, modelState, openApp, statusState, videoAt } from './harness.mjs';
 
 const file = (name) => {
   const path = join(GENERATED, name);
@@ -156,20 +156,11 @@ test('live: the camera speaks what the microphone hears; frames keep coming with
     await page.click('#live-start');
     assert.match(await statusState(page, '#live-status', ['none', 'error']), /Stopped/);
 
-    const made = await page.evaluate(async (url) => {
-      const { ALL_FORMATS, BlobSource, Input } = await import('/www/lib/mediabunny.js');
-      const input = new Input({ source: new BlobSource(await (await fetch(url)).blob()), formats: ALL_FORMATS });
-      const video = await input.getPrimaryVideoTrack();
-      const audio = await input.getPrimaryAudioTrack();
-      return {
-        frames: (await video.computePacketStats()).packetCount, video: await video.computeDuration(),
-        audio: audio && await audio.computeDuration(), tags: await input.getMetadataTags(),
-      };
-    }, recording.url);
-    console.log(`recording: ${JSON.stringify(made)}`);
+    const made = await videoAt(page, recording.url);
+    console.log(`recording: ${JSON.stringify({ frames: made.frames, video: made.seconds, audio: made.audio?.seconds, tags: made.tags })}`);
     assert.ok(made.frames >= 10, `${made.frames} frames recorded`);
     assert.ok(made.audio, 'the recording has the microphone\'s sound');
-    assert.ok(Math.abs(made.audio - made.video) < 0.15, `sound (${made.audio} s) and picture (${made.video} s) end together`);
+    assert.ok(Math.abs(made.audio.seconds - made.seconds) < 0.15, `sound (${made.audio.seconds} s) and picture (${made.seconds} s) end together`);
     assert.match(made.tags.comment ?? '', /AI-generated/);
 
     // The same face and the recording's own sound through a file job: the
@@ -263,13 +254,8 @@ test("live on the browser's own fake camera and microphone: frames come, the lat
     const [latency, waited, making] = ['latency', 'waited', 'making'].map((key) => Number(stats[key]));
     assert.ok(waited >= 0.2 && latency < 0.6 + 2 * making, `latency ${latency} s (waiting ${waited} s, making ${making} s)`);
     const recording = await download(page, '#live-download');
-    const made = await page.evaluate(async (url) => {
-      const { ALL_FORMATS, BlobSource, Input } = await import('/www/lib/mediabunny.js');
-      const input = new Input({ source: new BlobSource(await (await fetch(url)).blob()), formats: ALL_FORMATS });
-      const video = await input.getPrimaryVideoTrack();
-      return { frames: (await video.computePacketStats()).packetCount, audio: Boolean(await input.getPrimaryAudioTrack()), tags: await input.getMetadataTags() };
-    }, recording.url);
-    console.log(`recording: ${made.frames} frames, sound ${made.audio}`);
+    const made = await videoAt(page, recording.url);
+    console.log(`recording: ${made.frames} frames, sound ${Boolean(made.audio)}`);
     assert.ok(made.frames >= 5 && made.audio, JSON.stringify(made));
     assert.match(made.tags.comment ?? '', /AI-generated/);
     await page.click('#live-start');

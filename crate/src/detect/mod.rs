@@ -150,7 +150,10 @@ impl Detector {
         for (face, whole) in faces {
             // The face nearest the centre of its own square, else as found.
             let [cx, cy] = face.centre();
-            let away = |f: &Face| (f.centre()[0] - cx).hypot(f.centre()[1] - cy);
+            let away = |f: &Face| {
+                let [x, y] = f.centre();
+                (x - cx).hypot(y - cy)
+            };
             let near = self.detect_near(image, &face.bbox)?.into_iter().filter(|f| blazeface::iou(&f.bbox, &face.bbox) > 0.3);
             let nearest = near.min_by(|a, b| away(a).total_cmp(&away(b)));
             match nearest {
